@@ -1,0 +1,148 @@
+"""The architecture interface and the registry that specs look names up in.
+
+An architecture is a handful of pure functions of plain arrays:
+
+``init(rng, n, hyper) -> params``
+    Draw parameters with a ``numpy.random.Generator``: a dict of NumPy arrays (linear
+    layers as ``W`` of shape ``(out, in)`` and ``b``, applied as ``W @ x + b``). Parameters
+    always live on the host; ``evaluate`` moves them to the namespace it is given, so the
+    same seed gives the same network on every backend.
+``evaluate(params, spins, hyper, xp) -> values``
+    ``spins`` has shape ``(batch, n)`` with entries ``-1.0``/``+1.0`` (real dtype of the
+    run); returns shape ``(batch,)`` complex: the amplitude, or the log-amplitude when
+    ``log_amplitude`` is true.
+``k(n, hyper) -> int``
+    The number of scalar nonlinearities of the graph, excluding the final map to the
+    amplitude (the ``exp`` of a log-amplitude). ``None`` for reference states.
+``check(n, hyper)``
+    Raise ``ValueError`` when ``n`` does not fit the hyperparameters (odd ``n`` for
+    ``dicke``, a patch longer than ``n``...). Optional.
+
+Hyperparameters are a frozen dataclass per architecture whose ``__post_init__`` rejects bad
+values with a ``ValueError`` naming the field; :func:`make_hyper` builds one from a plain
+mapping (a spec table) and rejects unknown keys and wrong types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Params = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One registered architecture (see the module docstring for the contract)."""
+
+    name: str
+    """Registry name, as written in specs."""
+    hyper_type: type
+    """Frozen dataclass of hyperparameters, with defaults that reproduce the paper."""
+    init: Callable[[np.random.Generator, int, Any], Params]
+    """Draw parameters: ``init(rng, n, hyper)``."""
+    evaluate: Callable[[Params, Any, Any, Any], Any]
+    """Amplitudes or log-amplitudes: ``evaluate(params, spins, hyper, xp)``."""
+    k: Callable[[int, Any], int | None]
+    """Nonlinearity count: ``k(n, hyper)``."""
+    log_amplitude: bool
+    """True when ``evaluate`` returns ``log psi``."""
+    check: Callable[[int, Any], None] | None = None
+    """Optional validation of ``n`` against the hyperparameters."""
+    reference: bool = False
+    """True for reference states (product, GHZ, Haar, MPS) that are not networks."""
+
+    def hyper(self, **values: Any) -> Any:
+        """Hyperparameters from keyword arguments (see :func:`make_hyper`)."""
+        return make_hyper(self, values)
+
+    def validate(self, n: int, hyper: Any) -> None:
+        """Raise ``ValueError`` when this architecture cannot be built on ``n`` sites."""
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"{self.name}: n must be a positive integer, got {n!r}")
+        if self.check is not None:
+            self.check(n, hyper)
+
+
+REGISTRY: dict[str, Architecture] = {}
+
+
+def register(architecture: Architecture) -> Architecture:
+    """Add an architecture to the registry under its name."""
+    if architecture.name in REGISTRY:
+        raise ValueError(f"architecture {architecture.name!r} is registered twice")
+    REGISTRY[architecture.name] = architecture
+    return architecture
+
+
+def get_architecture(name: str) -> Architecture:
+    """The architecture registered as ``name``; a clear error listing the choices."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown architecture {name!r}; choose one of {', '.join(sorted(REGISTRY))}"
+        ) from None
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    """Whether ``value`` fits a simple annotation (int, float, str, bool, unions, Literal)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return value in typing.get_args(annotation)
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    return True
+
+
+def make_hyper(architecture: Architecture, values: Mapping[str, Any]) -> Any:
+    """Build ``architecture``'s hyperparameters from a mapping.
+
+    Unknown keys and values of the wrong type raise ``ValueError`` naming the key; range
+    checks are the dataclass's own ``__post_init__``.
+    """
+    cls = architecture.hyper_type
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        if key not in fields:
+            known = ", ".join(fields) or "none"
+            raise ValueError(
+                f"{architecture.name}: unknown hyperparameter {key!r} (known: {known})"
+            )
+        if not _type_ok(value, hints[key]):
+            raise ValueError(
+                f"{architecture.name}: hyperparameter {key!r} must be "
+                f"{_describe(hints[key])}, got {value!r}"
+            )
+    coerced = {
+        key: float(value) if hints[key] is float else value for key, value in values.items()
+    }
+    return cls(**coerced)
+
+
+def _describe(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def hyper_dict(hyper: Any) -> dict[str, Any]:
+    """Hyperparameters as a plain dict (for store attributes)."""
+    return dataclasses.asdict(hyper)

@@ -1,0 +1,51 @@
+"""The Dicke state as a one-nonlinearity NQS: ``psi(s) = delta(sum_i s_i)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pipeline.architectures.base import Architecture, Params, register
+
+
+@dataclass(frozen=True)
+class DickeHyper:
+    """The zero-magnetisation Dicke state has no hyperparameters."""
+
+
+def init(rng: np.random.Generator, n: int, hyper: DickeHyper) -> Params:
+    return {}
+
+
+def evaluate(params: Params, spins: Any, hyper: DickeHyper, xp: Any) -> Any:
+    """Amplitude 1 on configurations with zero magnetisation, 0 elsewhere."""
+    magnetisation = xp.sum(spins, axis=-1)
+    one = xp.ones_like(magnetisation)
+    values = xp.where(magnetisation == 0, one, xp.zeros_like(one))
+    complex_dtype = xp.complex128 if spins.dtype == xp.float64 else xp.complex64
+    return xp.astype(values, complex_dtype)
+
+
+def k(n: int, hyper: DickeHyper) -> int:
+    """``k = 1``: the Kronecker delta of one affine feature ``sum_i s_i``."""
+    return 1
+
+
+def check(n: int, hyper: DickeHyper) -> None:
+    if n % 2:
+        raise ValueError(f"dicke: n must be even for zero magnetisation, got n = {n}")
+
+
+DICKE = register(
+    Architecture(
+        name="dicke",
+        hyper_type=DickeHyper,
+        init=init,
+        evaluate=evaluate,
+        k=k,
+        log_amplitude=False,
+        check=check,
+    )
+)

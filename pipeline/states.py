@@ -1,0 +1,82 @@
+"""Full-space evaluation: the normalised ``2^n`` amplitude vector of a network.
+
+Basis order: index ``x in [0, 2^n)``, site 0 the most significant bit, ``s_i = 2 b_i - 1``.
+So ``psi.reshape((2,) * n)`` has axis ``i`` = site ``i``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.architectures.base import Architecture, Params
+from pipeline.xp import real_dtype
+
+DEFAULT_BATCH = 1 << 16
+
+
+class StateError(ValueError):
+    """The network's state cannot be normalised (zero or non-finite amplitudes)."""
+
+
+def basis_spins(start: int, stop: int, n: int, xp: Any, dtype: Any) -> Any:
+    """Spins of basis states ``start..stop-1``: shape ``(stop - start, n)``, entries +-1.
+
+    >>> import array_api_compat.numpy as xp
+    >>> basis_spins(0, 4, 2, xp, xp.float64).tolist()
+    [[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]]
+    """
+    index = xp.arange(start, stop, dtype=xp.int64)
+    shifts = xp.arange(n - 1, -1, -1, dtype=xp.int64)
+    bits = xp.bitwise_and(
+        xp.bitwise_right_shift(index[:, None], shifts[None, :]), xp.asarray(1, dtype=xp.int64)
+    )
+    return xp.astype(2 * bits - 1, dtype)
+
+
+def full_state(
+    architecture: Architecture,
+    params: Params,
+    n: int,
+    hyper: Any,
+    xp: Any,
+    dtype: Any = None,
+    batch_size: int = DEFAULT_BATCH,
+) -> Any:
+    """Evaluate ``psi`` on all ``2^n`` configurations and normalise it.
+
+    Configurations are evaluated in batches of ``batch_size``. For log-amplitude
+    architectures the maximum real part is subtracted before exponentiating, so states
+    whose log-amplitudes exceed the floating-point range still normalise. Amplitude
+    architectures are scaled by their largest modulus before the norm is taken.
+
+    Returns a complex vector of shape ``(2^n,)`` with unit 2-norm, in ``dtype``
+    (``xp.complex128`` by default). Raises :class:`StateError` for a zero or non-finite
+    state.
+    """
+    dtype = xp.complex128 if dtype is None else dtype
+    rdtype = real_dtype(xp, dtype)
+    dim = 1 << n
+    chunks = []
+    for start in range(0, dim, batch_size):
+        spins = basis_spins(start, min(start + batch_size, dim), n, xp, rdtype)
+        chunks.append(xp.astype(architecture.evaluate(params, spins, hyper, xp), dtype))
+    values = xp.concat(chunks) if len(chunks) > 1 else chunks[0]
+    if architecture.log_amplitude:
+        real = xp.real(values)
+        if not bool(xp.all(xp.isfinite(real) | (real == -xp.inf))):
+            raise StateError(f"{architecture.name}: log-amplitudes are not finite (n = {n})")
+        shift = xp.max(real)
+        if not bool(xp.isfinite(shift)):
+            raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})")
+        psi = xp.exp(values - xp.astype(shift, dtype))
+    else:
+        if not bool(xp.all(xp.isfinite(values))):
+            raise StateError(f"{architecture.name}: amplitudes are not finite (n = {n})")
+        scale = xp.max(xp.abs(values))
+        if not bool(scale > 0):
+            raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})")
+        psi = values / xp.astype(scale, dtype)
+    norm = xp.linalg.vector_norm(psi)
+    if not bool(xp.isfinite(norm)) or not bool(norm > 0):
+        raise StateError(f"{architecture.name}: the state cannot be normalised (n = {n})")
+    return psi / xp.astype(norm, dtype)

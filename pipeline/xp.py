@@ -1,0 +1,97 @@
+"""Array namespaces: one helper to choose or infer the backend of every kernel.
+
+All numerics take an array namespace ``xp`` that follows the Python array API standard
+(``array_api_compat.numpy``, ``array_api_compat.cupy`` or ``array_api_strict``). CuPy is
+imported lazily, and asking for a GPU that is not there is an error, never a silent CPU
+fallback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+BACKENDS = ("numpy", "cupy", "auto")
+
+
+class BackendError(RuntimeError):
+    """The requested array backend cannot be used on this machine."""
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    try:
+        cupy = importlib.import_module("cupy")
+        return int(cupy.cuda.runtime.getDeviceCount()) > 0
+    except Exception:
+        return False
+
+
+def resolve_backend(name: str) -> str:
+    """Turn ``auto`` into ``cupy`` or ``numpy``; check that ``cupy`` is usable."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    if name == "auto":
+        return "cupy" if gpu_available() else "numpy"
+    if name == "cupy" and not gpu_available():
+        raise BackendError(
+            "backend 'cupy' needs CuPy and a visible CUDA device, and none was found "
+            "(install the 'gpu' extra, check CUDA_VISIBLE_DEVICES, or use backend 'numpy')"
+        )
+    return name
+
+
+def namespace(name: str = "numpy") -> Any:
+    """Return the array-API namespace for a backend name.
+
+    ``"numpy"`` and ``"cupy"`` give the array-api-compat wrappers; ``"array_api_strict"``
+    (for tests) gives the strict reference implementation.
+    """
+    if name == "numpy":
+        import array_api_compat.numpy as xp_numpy
+
+        return xp_numpy
+    if name == "cupy":
+        resolve_backend("cupy")
+        import array_api_compat.cupy as xp_cupy
+
+        return xp_cupy
+    if name in ("array_api_strict", "array-api-strict"):
+        return importlib.import_module("array_api_strict")
+    raise ValueError(f"unknown array namespace {name!r}")
+
+
+def get_namespace(*arrays: Any) -> Any:
+    """Infer the namespace of ``arrays``; refuse a mixture of backends."""
+    return array_api_compat.array_namespace(*arrays)
+
+
+def is_numpy(xp: Any) -> bool:
+    """True when ``xp`` computes on NumPy arrays (where SciPy's BLAS can be used)."""
+    return array_api_compat.is_numpy_namespace(xp)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy an array of any backend to host memory as a NumPy array."""
+    if isinstance(x, np.ndarray):
+        return x
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    return np.asarray(array_api_compat.to_device(x, "cpu") if hasattr(x, "device") else x)
+
+
+def real_dtype(xp: Any, complex_dtype: Any) -> Any:
+    """The real dtype matching a complex one (complex128 -> float64)."""
+    return xp.float64 if complex_dtype == xp.complex128 else xp.float32
+
+
+def complex_dtype(xp: Any, precision: str) -> Any:
+    """``"double"`` -> complex128, ``"single"`` -> complex64."""
+    if precision in ("double", "complex128"):
+        return xp.complex128
+    if precision in ("single", "complex64"):
+        return xp.complex64
+    raise ValueError(f"unknown precision {precision!r}; use 'complex128' or 'complex64'")
