@@ -61,7 +61,7 @@ def full_state(
         spins = basis_spins(start, min(start + batch_size, dim), n, xp, rdtype)
         chunks.append(xp.astype(architecture.evaluate(params, spins, hyper, xp), dtype))
     values = xp.concat(chunks) if len(chunks) > 1 else chunks[0]
-    if architecture.log_amplitude:
+    if architecture.is_log_amplitude(hyper):
         real = xp.real(values)
         if not bool(xp.all(xp.isfinite(real) | (real == -xp.inf))):
             raise StateError(f"{architecture.name}: log-amplitudes are not finite (n = {n})")

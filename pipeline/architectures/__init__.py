@@ -1,6 +1,14 @@
 """Registered architectures. Importing this package registers every built-in one."""
 
-from pipeline.architectures import dicke, sn  # noqa: F401  (registration)
+from pipeline.architectures import (  # noqa: F401  (registration)
+    dicke,
+    mlp,
+    random_feature,
+    rbm,
+    reference,
+    sn,
+    transformer,
+)
 from pipeline.architectures.base import (
     REGISTRY,
     Architecture,

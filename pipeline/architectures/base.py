@@ -10,7 +10,9 @@ An architecture is a handful of pure functions of plain arrays:
 ``evaluate(params, spins, hyper, xp) -> values``
     ``spins`` has shape ``(batch, n)`` with entries ``-1.0``/``+1.0`` (real dtype of the
     run); returns shape ``(batch,)`` complex: the amplitude, or the log-amplitude when
-    ``log_amplitude`` is true.
+    ``log_amplitude`` is true. ``log_amplitude`` is a bool, or a function of the
+    hyperparameters when a mode switches between the two (``mlp``); read it through
+    :meth:`Architecture.is_log_amplitude`.
 ``k(n, hyper) -> int``
     The number of scalar nonlinearities of the graph, excluding the final map to the
     amplitude (the ``exp`` of a log-amplitude). ``None`` for reference states.
@@ -51,8 +53,9 @@ class Architecture:
     """Amplitudes or log-amplitudes: ``evaluate(params, spins, hyper, xp)``."""
     k: Callable[[int, Any], int | None]
     """Nonlinearity count: ``k(n, hyper)``."""
-    log_amplitude: bool
-    """True when ``evaluate`` returns ``log psi``."""
+    log_amplitude: bool | Callable[[Any], bool]
+    """True when ``evaluate`` returns ``log psi``; or ``log_amplitude(hyper) -> bool`` when
+    that depends on the hyperparameters. Use :meth:`is_log_amplitude` to read it."""
     check: Callable[[int, Any], None] | None = None
     """Optional validation of ``n`` against the hyperparameters."""
     reference: bool = False
@@ -61,6 +64,12 @@ class Architecture:
     def hyper(self, **values: Any) -> Any:
         """Hyperparameters from keyword arguments (see :func:`make_hyper`)."""
         return make_hyper(self, values)
+
+    def is_log_amplitude(self, hyper: Any) -> bool:
+        """True when ``evaluate`` returns ``log psi`` for these hyperparameters."""
+        if callable(self.log_amplitude):
+            return bool(self.log_amplitude(hyper))
+        return bool(self.log_amplitude)
 
     def validate(self, n: int, hyper: Any) -> None:
         """Raise ``ValueError`` when this architecture cannot be built on ``n`` sites."""

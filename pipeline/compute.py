@@ -1,0 +1,153 @@
+"""Per-sample numerics: seeds -> parameters -> state -> spectra -> entropies.
+
+Pure functions of plain values and arrays: no store, no Dask. The engine calls
+:func:`sample_entropies` once per sample; results depend only on the root seed and the
+sample's spawn key, never on how samples are grouped into tasks or where they run.
+
+Seeding: ``SeedSequence(root_seed, spawn_key=(experiment, n, *grid_index, sample))`` spawns
+two children, the first for the network parameters and the second for the subsystems.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pipeline.architectures.base import Architecture, Params
+from pipeline.entropy import entropies
+from pipeline.spectra import nested_schmidt_probs
+from pipeline.states import full_state
+from pipeline.subsystems import explicit_orders, sample_orders
+from pipeline.xp import to_numpy
+
+
+@dataclass(frozen=True)
+class SubsystemPlan:
+    """How to choose subsystems for one sample."""
+
+    kind: str
+    """``first``, ``window``, ``random`` or ``explicit``."""
+    sizes: tuple[int, ...]
+    """Subsystem sizes ``m`` (for ``explicit``, ignored: each subset has its own size)."""
+    windows: int = 1
+    """Orderings per sample (``window``/``random``); the number of subsets (``explicit``)."""
+    sites: tuple[tuple[int, ...], ...] = ()
+    """The listed subsets of the ``explicit`` kind."""
+
+
+def sample_generators(
+    root_seed: int, spawn_key: Sequence[int]
+) -> tuple[np.random.Generator, np.random.Generator]:
+    """Generators for one sample's network and subsystems.
+
+    >>> net, sub = sample_generators(7, (0, 10, 3))
+    >>> float(net.random()) == float(sample_generators(7, (0, 10, 3))[0].random())
+    True
+    """
+    sequence = np.random.SeedSequence(root_seed, spawn_key=tuple(int(k) for k in spawn_key))
+    network, subsystems = sequence.spawn(2)
+    return np.random.default_rng(network), np.random.default_rng(subsystems)
+
+
+def sample_orders_for(plan: SubsystemPlan, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Site orderings ``(windows, n)`` for one sample."""
+    if plan.kind == "explicit":
+        return np.asarray(explicit_orders(n, plan.sites))
+    return sample_orders(plan.kind, n, plan.windows, rng)
+
+
+def state_entropies(
+    psi: Any,
+    n: int,
+    orders: np.ndarray,
+    plan: SubsystemPlan,
+    all_sizes: Sequence[int],
+    measures: Sequence[str],
+    xp: Any,
+) -> np.ndarray:
+    """Entropies of one state, shape ``(len(measures), len(all_sizes), len(orders))``.
+
+    Entries for sizes that do not apply (not in ``plan.sizes`` for this ``n``, or, for the
+    explicit kind, a size other than the subset's own) are NaN.
+    """
+    out = np.full((len(measures), len(all_sizes), len(orders)), np.nan)
+    position = {m: i for i, m in enumerate(all_sizes)}
+    if plan.kind == "explicit":
+        for w, subset in enumerate(plan.sites):
+            m = len(subset)
+            probs = nested_schmidt_probs(psi, n, [orders[w].tolist()], [m], xp)[m]
+            out[:, position[m], w] = to_numpy(entropies(probs, measures, xp))[:, 0]
+        return out
+    spectra = nested_schmidt_probs(psi, n, orders.tolist(), plan.sizes, xp)
+    for m, probs in spectra.items():
+        out[:, position[m], :] = to_numpy(entropies(probs, measures, xp))
+    return out
+
+
+def draw_state(
+    architecture: Architecture,
+    hyper: Any,
+    n: int,
+    rng: np.random.Generator,
+    xp: Any,
+    dtype: Any,
+) -> tuple[Params, Any]:
+    """Draw a network with ``rng`` and return ``(params, psi)``."""
+    params = architecture.init(rng, n, hyper)
+    return params, full_state(architecture, params, n, hyper, xp, dtype)
+
+
+def sample_entropies(
+    architecture: Architecture,
+    hyper: Any,
+    n: int,
+    plan: SubsystemPlan,
+    all_sizes: Sequence[int],
+    measures: Sequence[str],
+    root_seed: int,
+    spawn_key: Sequence[int],
+    xp: Any,
+    dtype: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one sample and measure it.
+
+    Returns ``(values, orders)``: entropies of shape
+    ``(len(measures), len(all_sizes), windows)`` (NaN where a size does not apply) and the
+    site orderings ``(windows, n)`` that define its subsystems.
+    """
+    network_rng, subsystem_rng = sample_generators(root_seed, spawn_key)
+    dtype = xp.complex128 if dtype is None else dtype
+    _, psi = draw_state(architecture, hyper, n, network_rng, xp, dtype)
+    orders = sample_orders_for(plan, n, subsystem_rng)
+    return state_entropies(psi, n, orders, plan, all_sizes, measures, xp), orders
+
+
+def mean_and_error(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error of the mean along ``axis`` (NaN-aware; ``ddof = 1``)."""
+    count = np.sum(np.isfinite(values), axis=axis)
+    mean = np.nanmean(values, axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.nanstd(values, axis=axis, ddof=1) if np.all(count > 1) else np.full_like(mean, np.nan)
+        error = std / np.sqrt(count)
+    return mean, error
+
+
+def summary_rows(
+    values: np.ndarray, sizes: Sequence[int], measures: Sequence[str]
+) -> list[tuple[int, str, float, float]]:
+    """``(m, measure, mean, standard error)`` over samples of per-sample window means.
+
+    ``values`` has shape ``(samples, measures, sizes, windows)``.
+    """
+    per_sample = np.nanmean(values, axis=-1)  # the paper's convention: mean over windows
+    mean, error = mean_and_error(per_sample, axis=0)
+    rows = []
+    for j, m in enumerate(sizes):
+        for i, measure in enumerate(measures):
+            if math.isfinite(mean[i, j]):
+                rows.append((int(m), measure, float(mean[i, j]), float(error[i, j])))
+    return rows

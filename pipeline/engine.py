@@ -1,0 +1,470 @@
+"""Run a sweep on a Dask cluster: plan, open the store, submit tasks, resume, report.
+
+The driver never holds result arrays: each task computes its samples on a worker, writes
+its own chunks of the store, marks itself done and returns a small summary. Submission is
+bounded (at most ``max_in_flight`` futures exist at once), so a sweep of 10^5 tasks never
+floods the scheduler. SIGTERM, SIGINT and SIGUSR1 (SLURM's warning signal) stop the
+submission; tasks already running finish and are recorded, and the run exits with
+:data:`EXIT_INTERRUPTED` so that a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import store
+from pipeline.architectures import get_architecture
+from pipeline.compute import SubsystemPlan, sample_entropies
+from pipeline.plan import Task, check_memory, format_bytes, iter_tasks
+from pipeline.spec import Experiment, Sweep, parse_spec
+from pipeline.xp import complex_dtype, namespace, resolve_backend
+
+log = logging.getLogger("nqs_ent")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: stopped early, rerun to resume
+
+
+# --------------------------------------------------------------------- worker side
+
+
+_SWEEPS: dict[tuple[str, str], Sweep] = {}
+
+
+def _sweep_of(store_path: str, digest: str) -> Sweep:
+    """The sweep a store was created from, parsed once per worker process."""
+    key = (store_path, digest)
+    if key not in _SWEEPS:
+        attrs = store.read_root_attrs(Path(store_path))
+        if attrs is None or attrs.get("spec_digest") != digest:
+            raise store.StoreError(f"{store_path} no longer holds the sweep {digest[:12]}")
+        _SWEEPS[key] = parse_spec(attrs["spec_text"], source=f"{store_path} (spec)")
+    return _SWEEPS[key]
+
+
+def subsystem_plan(experiment: Experiment, n: int) -> SubsystemPlan:
+    """The compute layer's view of an experiment's subsystem spec at size ``n``."""
+    spec = experiment.subsystem
+    return SubsystemPlan(
+        kind=spec.kind,
+        sizes=spec.sizes(n),
+        windows=spec.n_windows,
+        sites=tuple(spec.sites or ()),
+    )
+
+
+def compute_task(sweep: Sweep, task: Task, backend: str) -> tuple[np.ndarray, np.ndarray]:
+    """Entropies ``(samples, measures, m, windows)`` and orderings of one task's samples.
+
+    BLAS runs single-threaded inside a task, so the numbers are bit-identical however the
+    sweep is spread over workers; parallelism comes from running tasks side by side.
+    """
+    from threadpoolctl import threadpool_limits
+
+    experiment = sweep.experiments[task.experiment]
+    n = experiment.n[task.n_index]
+    hyper = dict(experiment.grid())[task.grid_index]
+    architecture = get_architecture(experiment.architecture)
+    plan = subsystem_plan(experiment, n)
+    xp = namespace(resolve_backend(backend))
+    dtype = complex_dtype(xp, sweep.dtype)
+    values, orders = [], []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for sample in range(task.start, task.stop):
+            spawn_key = (experiment.index, n, *task.grid_index, sample)
+            v, o = sample_entropies(
+                architecture,
+                hyper,
+                n,
+                plan,
+                experiment.all_sizes(),
+                experiment.measures,
+                sweep.seed,
+                spawn_key,
+                xp,
+                dtype,
+            )
+            values.append(v)
+            orders.append(o)
+    return np.stack(values), np.stack(orders)
+
+
+def run_task(store_path: str, digest: str, task: Task, backend: str) -> dict[str, Any]:
+    """Worker entry point: compute one task, write it to the store, return a summary."""
+    started = time.perf_counter()
+    sweep = _sweep_of(store_path, digest)
+    values, orders = compute_task(sweep, task, backend)
+    experiment = sweep.experiments[task.experiment]
+    store.write_task(Path(store_path), experiment, task, values, orders, token=digest)
+    return {
+        "key": task.key(sweep),
+        "samples": task.stop - task.start,
+        "seconds": time.perf_counter() - started,
+        "pid": os.getpid(),
+    }
+
+
+# ---------------------------------------------------------------------- driver side
+
+
+@dataclass
+class RunReport:
+    """What a run did."""
+
+    total: int = 0
+    skipped: int = 0
+    repaired: int = 0
+    computed: int = 0
+    failed: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+    task_seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if self.failed:
+            return EXIT_FAILED
+        return EXIT_INTERRUPTED if self.interrupted else EXIT_OK
+
+
+def pending_tasks(path: Path, sweep: Sweep, verify: bool = True) -> tuple[list[Task], int, int]:
+    """Tasks still to run, with the counts of done tasks skipped and damaged ones redone.
+
+    A task flagged done whose chunks do not decode or lack values is cleared and redone.
+    """
+    todo: list[Task] = []
+    skipped = repaired = 0
+    done = {e.index: store.read_done(path, e) for e in sweep.experiments}
+    for task in iter_tasks(sweep):
+        flag = done[task.experiment][(*store.task_index(task), task.block)]
+        if flag and (not verify or store.verify_task(path, sweep, task)):
+            skipped += 1
+            continue
+        if flag:
+            repaired += 1
+            log.warning("task %s was marked done but its data are damaged; recomputing",
+                        task.key(sweep))
+            store.reset_task(path, sweep.experiments[task.experiment], task)
+        todo.append(task)
+    return todo, skipped, repaired
+
+
+class Abandon(Exception):
+    """Raised by a second stop signal: leave running tasks behind."""
+
+
+class _StopFlag:
+    """Set by SIGTERM/SIGINT/SIGUSR1; a second signal abandons running tasks."""
+
+    def __init__(self) -> None:
+        self.stop = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.stop:
+            log.warning("%s again: abandoning running tasks", name)
+            raise Abandon(name)
+        self.stop = True
+        log.warning(
+            "%s: submitting no more tasks; waiting for running ones (send it again to stop "
+            "at once)",
+            name,
+        )
+
+
+@contextlib.contextmanager
+def _signals_handled(flag: _StopFlag) -> Iterator[None]:
+    names = ("SIGTERM", "SIGINT", "SIGUSR1")
+    previous = {}
+    for name in names:
+        number = getattr(signal, name)
+        with contextlib.suppress(ValueError):  # not in the main thread
+            previous[number] = signal.signal(number, flag)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def submit_bounded(
+    tasks: list[Task],
+    make_future: Callable[[Task], Any],
+    max_in_flight: int,
+    on_result: Callable[[Task, dict[str, Any] | None, BaseException | None], None],
+    flag: _StopFlag,
+    stop_after: int | None = None,
+) -> bool:
+    """Keep at most ``max_in_flight`` tasks on the cluster until all are done, or until
+    ``flag.stop`` is set (then the running ones are awaited). Returns whether it stopped
+    early."""
+    from distributed import as_completed
+
+    queue = iter(tasks)
+    futures: dict[Any, Task] = {}
+    pool = as_completed()
+
+    def top_up() -> None:
+        while not flag.stop and len(futures) < max_in_flight:
+            task = next(queue, None)
+            if task is None:
+                return
+            future = make_future(task)
+            futures[future] = task
+            pool.add(future)
+
+    top_up()
+    finished = 0
+    for future in pool:
+        task = futures.pop(future)
+        try:
+            result = future.result()
+        except Exception as error:  # the task's own error, reported per task
+            on_result(task, None, error)
+        else:
+            on_result(task, result, None)
+        finished += 1
+        if stop_after is not None and finished >= stop_after:
+            flag.stop = True
+        top_up()
+    return flag.stop and next(queue, None) is not None
+
+
+def default_workers() -> int:
+    """One worker per core (tasks run single-threaded BLAS)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def machine_memory() -> int:
+    """Physical memory of this machine in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def worker_memory(workers: int, memory_limit: int | None) -> int:
+    """Memory limit per local worker: given, or an equal share of the machine."""
+    return memory_limit if memory_limit else machine_memory() // max(1, workers)
+
+
+@contextlib.contextmanager
+def open_client(
+    *,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    cluster: str = "local",
+    workers: int | None = None,
+    memory_limit: int | None = None,
+    cluster_options: dict[str, Any] | None = None,
+) -> Iterator[Any]:
+    """A ``distributed.Client`` on the requested cluster, closed on exit."""
+    from distributed import Client, LocalCluster
+
+    if scheduler or scheduler_file:
+        client = Client(scheduler, scheduler_file=scheduler_file, timeout="60s")
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if cluster == "slurm":
+        from pipeline.slurm import start_slurm_cluster
+
+        with start_slurm_cluster(cluster_options or {}, workers) as slurm_cluster:
+            client = Client(slurm_cluster)
+            try:
+                yield client
+            finally:
+                client.close()
+        return
+    if cluster == "local-cuda":
+        from dask_cuda import LocalCUDACluster
+
+        with LocalCUDACluster(resources={"GPU": 1}) as cuda_cluster, Client(cuda_cluster) as c:
+            yield c
+        return
+    if cluster != "local":
+        raise ValueError(f"unknown cluster {cluster!r}; use local, slurm or local-cuda")
+    n_workers = workers or default_workers()
+    local = LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit=worker_memory(n_workers, memory_limit),
+        dashboard_address=":0",
+        host="127.0.0.1",
+    )
+    client = Client(local)
+    try:
+        yield client
+    finally:
+        _quiet_shutdown()
+        client.close()
+        local.close()
+
+
+def _quiet_shutdown() -> None:
+    """Workers closing at the end of a run are expected; keep their comm errors quiet."""
+    for name in ("distributed", "distributed.batched", "distributed.nanny", "tornado"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def run_sweep(
+    sweep: Sweep,
+    path: Path,
+    *,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    cluster: str = "local",
+    workers: int | None = None,
+    memory_limit: int | None = None,
+    backend: str | None = None,
+    max_in_flight: int | None = None,
+    stop_after: int | None = None,
+    show_progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> RunReport:
+    """Run (or resume) ``sweep`` into the store at ``path``.
+
+    Raises :class:`pipeline.store.StoreError` or :class:`pipeline.plan.PlanError` before
+    anything is written when the store belongs to another spec, is locked, or a task
+    cannot fit a worker.
+    """
+    started = time.perf_counter()
+    backend = resolve_backend(backend or sweep.backend)
+    action = store.check_compatible(path, sweep)  # read-only
+    if not scheduler and not scheduler_file and cluster == "local":
+        n_workers = workers or default_workers()
+        peak = check_memory(sweep, worker_memory(n_workers, memory_limit))
+        echo(f"plan: {sweep.n_tasks} tasks, largest about {format_bytes(peak)} per task")
+    report = RunReport(total=sweep.n_tasks)
+    with store.locked(path):
+        if action == "create":
+            store.create(path, sweep)
+            todo = list(iter_tasks(sweep))
+            echo(f"store: created {path}")
+        else:
+            todo, report.skipped, report.repaired = pending_tasks(path, sweep)
+            echo(
+                f"store: resuming {path}: {report.skipped} of {report.total} tasks already "
+                f"done and skipped, {len(todo)} to run"
+                + (f" ({report.repaired} damaged, recomputed)" if report.repaired else "")
+            )
+        if todo:
+            _execute(
+                sweep, path, todo, report, backend, echo, show_progress, max_in_flight,
+                stop_after,
+                dict(scheduler=scheduler, scheduler_file=scheduler_file, cluster=cluster,
+                     workers=workers, memory_limit=memory_limit, cluster_options=sweep.cluster),
+            )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _execute(
+    sweep: Sweep,
+    path: Path,
+    todo: list[Task],
+    report: RunReport,
+    backend: str,
+    echo: Callable[[str], None],
+    show_progress: bool,
+    max_in_flight: int | None,
+    stop_after: int | None,
+    client_options: dict[str, Any],
+) -> None:
+    from tqdm import tqdm
+
+    flag = _StopFlag()
+    with open_client(**client_options) as client, _signals_handled(flag):
+        echo(f"dask: dashboard at {client.dashboard_link}")
+        threads = sum(client.nthreads().values()) or 1
+        in_flight = max_in_flight or max(4, 2 * threads)
+        resources = {"GPU": 1} if backend == "cupy" else None
+        store_path = str(path.resolve())
+
+        def make_future(task: Task) -> Any:
+            return client.submit(
+                run_task, store_path, sweep.digest, task, backend,
+                key=f"nqs-ent-{sweep.digest[:8]}-{task.key(sweep)}",
+                pure=False, resources=resources, retries=1,
+            )
+
+        bar = tqdm(
+            total=len(todo), unit="task", desc="tasks", disable=not show_progress,
+            dynamic_ncols=True, smoothing=0.1,
+        )
+
+        def on_result(task: Task, result: dict[str, Any] | None, error: Any) -> None:
+            if error is not None:
+                report.failed.append(f"{task.key(sweep)}: {type(error).__name__}: {error}")
+                log.error("task %s failed: %s", task.key(sweep), error)
+            else:
+                assert result is not None
+                report.computed += 1
+                report.task_seconds += result["seconds"]
+            bar.update(1)
+
+        with bar:
+            try:
+                report.interrupted = submit_bounded(
+                    todo, make_future, in_flight, on_result, flag, stop_after
+                )
+            except Abandon:
+                report.interrupted = True
+    if report.interrupted:
+        remaining = len(todo) - report.computed - len(report.failed)
+        echo(f"stopped early: {remaining} tasks left; run the same command again to resume")
+
+
+def summary_table(path: Path, sweep: Sweep) -> str:
+    """Mean +- standard error (over samples, of the mean over windows) of the first
+    measure at the largest size of each ``(experiment, n, grid point)``."""
+    from pipeline.compute import mean_and_error
+
+    tree = store.load(path)
+    lines = [f"{'experiment':<18} {'n':>3} {'grid point':<22} {'k':>5} {'m':>3}  "
+             f"{'measure':<8} {'mean':>8} {'SE':>8}  done"]
+    for experiment in sweep.experiments:
+        ds = tree[experiment.name].ds
+        measure = experiment.measures[0]
+        from pipeline.spec import measure_variable
+
+        variable = ds[measure_variable(measure)]
+        for n_index, n in enumerate(experiment.n):
+            m = max(experiment.subsystem.sizes(n))
+            for grid_index, _ in experiment.grid():
+                lead = {"n": n_index, **{key: i for (key, _), i in
+                                         zip(experiment.hyper_axes, grid_index, strict=True)}}
+                values = variable.isel(lead).sel(m=m).values  # (sample, window)
+                with np.errstate(all="ignore"):
+                    per_sample = np.nanmean(values, axis=-1) if np.isfinite(values).any() \
+                        else np.full(values.shape[0], np.nan)
+                mean, error = mean_and_error(per_sample[np.isfinite(per_sample)])
+                point = ",".join(f"{key}={axis[i]}" for (key, axis), i in
+                                 zip(experiment.hyper_axes, grid_index, strict=True)) or "-"
+                k = int(ds["k"].isel(lead).values)
+                done = int(ds["done"].isel(lead).values.sum())
+                blocks = ds.sizes["block"]
+                lines.append(
+                    f"{experiment.name:<18} {n:>3} {point[:22]:<22} "
+                    f"{(k if k >= 0 else '-'):>5} {m:>3}  {measure:<8} "
+                    f"{_fmt(mean):>8} {_fmt(error):>8}  {done}/{blocks}"
+                )
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    value = float(np.asarray(value))
+    return f"{value:.4f}" if math.isfinite(value) else "-"
