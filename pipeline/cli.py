@@ -283,13 +283,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="nqs-ent: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("distributed", "tornado", "bokeh"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("nqs-ent: %(message)s"))
+    ours = logging.getLogger("nqs_ent")
+    ours.handlers[:] = [handler]
+    ours.propagate = False
+    ours.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if args.command == "run":
+        import distributed  # noqa: F401  (applies its logging config first; then quiet it)
+
+        for noisy in ("distributed", "tornado", "bokeh"):
+            logging.getLogger(noisy).setLevel(logging.INFO if args.verbose else logging.ERROR)
     try:
         return int(args.func(args))
     except _input_errors() as error:

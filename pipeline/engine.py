@@ -140,20 +140,22 @@ class RunReport:
         return EXIT_INTERRUPTED if self.interrupted else EXIT_OK
 
 
-def pending_tasks(path: Path, sweep: Sweep, verify: bool = True) -> tuple[list[Task], int, int]:
+def pending_tasks(path: Path, sweep: Sweep) -> tuple[list[Task], int, int]:
     """Tasks still to run, with the counts of done tasks skipped and damaged ones redone.
 
-    A task flagged done whose chunks do not decode or lack values is cleared and redone.
+    A task flagged done whose chunks do not decode or lack values (a truncated or deleted
+    chunk file) is cleared and redone.
     """
     todo: list[Task] = []
     skipped = repaired = 0
     done = {e.index: store.read_done(path, e) for e in sweep.experiments}
+    damaged = {e.index: store.damaged_tasks(path, e, done[e.index]) for e in sweep.experiments}
     for task in iter_tasks(sweep):
-        flag = done[task.experiment][(*store.task_index(task), task.block)]
-        if flag and (not verify or store.verify_task(path, sweep, task)):
+        lead = (*store.task_index(task), task.block)
+        if done[task.experiment][lead] and lead not in damaged[task.experiment]:
             skipped += 1
             continue
-        if flag:
+        if done[task.experiment][lead]:
             repaired += 1
             log.warning("task %s was marked done but its data are damaged; recomputing",
                         task.key(sweep))
@@ -337,20 +339,37 @@ def run_sweep(
 ) -> RunReport:
     """Run (or resume) ``sweep`` into the store at ``path``.
 
-    Raises :class:`pipeline.store.StoreError` or :class:`pipeline.plan.PlanError` before
-    anything is written when the store belongs to another spec, is locked, or a task
-    cannot fit a worker.
+    Order of events: the store is checked (read-only) and locked; the largest task is
+    checked against the workers' memory; only then is the store created or resumed and
+    the tasks submitted. Raises :class:`pipeline.store.StoreError`,
+    :class:`pipeline.plan.PlanError` or :class:`pipeline.xp.BackendError` before anything
+    is written when the store belongs to another spec, is locked, a task cannot fit a
+    worker, or the backend is unavailable.
     """
     started = time.perf_counter()
     backend = resolve_backend(backend or sweep.backend)
-    action = store.check_compatible(path, sweep)  # read-only
-    if not scheduler and not scheduler_file and cluster == "local":
+    store.check_compatible(path, sweep)  # read-only: refuse before touching anything
+    local = not scheduler and not scheduler_file and cluster == "local"
+    if local:
         n_workers = workers or default_workers()
         peak = check_memory(sweep, worker_memory(n_workers, memory_limit))
         echo(f"plan: {sweep.n_tasks} tasks, largest about {format_bytes(peak)} per task")
     report = RunReport(total=sweep.n_tasks)
-    with store.locked(path):
-        if action == "create":
+    client_options = dict(
+        scheduler=scheduler,
+        scheduler_file=scheduler_file,
+        cluster=cluster,
+        workers=workers,
+        memory_limit=memory_limit,
+        cluster_options=sweep.cluster,
+    )
+    with store.locked(path), open_client(**client_options) as client:
+        if not local:
+            limits = [w.get("memory_limit") or 0 for w in
+                      client.scheduler_info()["workers"].values()]
+            if any(limits):
+                check_memory(sweep, min(limit for limit in limits if limit))
+        if store.check_compatible(path, sweep) == "create":
             store.create(path, sweep)
             todo = list(iter_tasks(sweep))
             echo(f"store: created {path}")
@@ -362,17 +381,14 @@ def run_sweep(
                 + (f" ({report.repaired} damaged, recomputed)" if report.repaired else "")
             )
         if todo:
-            _execute(
-                sweep, path, todo, report, backend, echo, show_progress, max_in_flight,
-                stop_after,
-                dict(scheduler=scheduler, scheduler_file=scheduler_file, cluster=cluster,
-                     workers=workers, memory_limit=memory_limit, cluster_options=sweep.cluster),
-            )
+            _execute(client, sweep, path, todo, report, backend, echo, show_progress,
+                     max_in_flight, stop_after)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _execute(
+    client: Any,
     sweep: Sweep,
     path: Path,
     todo: list[Task],
@@ -382,12 +398,11 @@ def _execute(
     show_progress: bool,
     max_in_flight: int | None,
     stop_after: int | None,
-    client_options: dict[str, Any],
 ) -> None:
     from tqdm import tqdm
 
     flag = _StopFlag()
-    with open_client(**client_options) as client, _signals_handled(flag):
+    with _signals_handled(flag):
         echo(f"dask: dashboard at {client.dashboard_link}")
         threads = sum(client.nthreads().values()) or 1
         in_flight = max_in_flight or max(4, 2 * threads)

@@ -39,7 +39,6 @@ from pipeline.plan import Task
 from pipeline.spec import Experiment, Sweep, measure_variable
 
 FORMAT_VERSION = 1
-LOCK_NAME = "nqs-ent.lock"
 RESERVED_DIMS = ("n", "m", "sample", "window", "site", "block")
 
 MEASURE_NAMES = {"vn": "von Neumann entropy", "inf": "min-entropy"}
@@ -59,7 +58,7 @@ def measure_long_name(measure: str) -> str:
 
 def _hyper_coordinate(values: tuple[Any, ...]) -> np.ndarray:
     if all(isinstance(v, str) for v in values):
-        return np.asarray(values, dtype=str)
+        return np.asarray(values, dtype=object)  # variable-length strings in Zarr
     return np.asarray(values)
 
 
@@ -137,7 +136,6 @@ def experiment_template(sweep: Sweep, experiment: Experiment) -> tuple[xr.Datase
         "hyper_fixed": json.dumps(dict(experiment.hyper_fixed)),
         "hyper_defaults": json.dumps(hyper_dict(experiment.grid()[0][1]), default=str),
         "k_formula": (architecture.k.__doc__ or "").strip(),
-        "log_amplitude": str(architecture.log_amplitude),
         "subsystem_kind": experiment.subsystem.kind,
         "subsystem_sizes": str(experiment.subsystem.m),
         "subsystem_sites": json.dumps(experiment.subsystem.sites),
@@ -225,7 +223,7 @@ def check_compatible(path: Path, sweep: Sweep) -> str:
     ``"resume"`` (same spec). Raise :class:`StoreError` for anything else. Read-only."""
     if not path.exists():
         return "create"
-    if path.is_dir() and not any(p.name != LOCK_NAME for p in path.iterdir()):
+    if path.is_dir() and not any(path.iterdir()):
         return "create"
     attrs = read_root_attrs(path)
     if attrs is None:
@@ -242,15 +240,21 @@ def check_compatible(path: Path, sweep: Sweep) -> str:
 # ------------------------------------------------------------------------------- locking
 
 
+def lock_path(path: Path) -> Path:
+    """The lock file of a store: ``STORE.lock`` beside it (Zarr ignores no foreign files
+    inside a store)."""
+    return path.with_name(path.name + ".lock")
+
+
 class StoreLock:
-    """An exclusive advisory lock (``flock``) on ``STORE/nqs-ent.lock``.
+    """An exclusive advisory lock (``flock``) on the file ``STORE.lock``.
 
     The kernel releases it when the holder exits, even on SIGKILL, so a killed run never
     leaves a stale lock. The file names its holder for the message a second run prints.
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = path / LOCK_NAME
+        self.path = lock_path(path)
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -342,32 +346,79 @@ def read_done(path: Path, experiment: Experiment) -> np.ndarray:
     return np.asarray(_array(path, f"{experiment.name}/done", mode="r")[...]).astype(bool)
 
 
-def verify_task(path: Path, sweep: Sweep, task: Task) -> bool:
-    """Whether a task marked done really has readable, complete data on disk.
-
-    Every chunk of the task is decoded; a truncated or missing chunk (NaN where a value
-    must be) makes the task not done.
-    """
-    experiment = sweep.experiments[task.experiment]
-    lead = task_index(task)
-    n = experiment.n[task.n_index]
+def _slab_ok(experiment: Experiment, n_index: int, block: int, data: dict[str, np.ndarray],
+             grid_index: tuple[int, ...]) -> bool:
+    """Whether one task's values in decoded slabs (arrays over ``(*grid, ...)``) are whole."""
+    n = experiment.n[n_index]
+    start, stop = experiment.task_blocks()[block]
     valid = np.isin(np.asarray(experiment.all_sizes()), experiment.subsystem.sizes(n))
-    try:
-        for measure in experiment.measures:
-            array = _array(path, f"{experiment.name}/{measure_variable(measure)}", mode="r")
-            block = np.asarray(array[(*lead, slice(None), slice(task.start, task.stop))])
-            if experiment.subsystem.kind == "explicit":
-                if np.all(np.isnan(block)):
-                    return False
-            elif not np.all(np.isfinite(block[valid])):
+    for name, slab in data.items():
+        values = slab[grid_index]
+        if name == "site_order":  # every ordering must be a permutation of 0..n-1
+            orders = np.sort(values[start:stop, :, :n], axis=-1)
+            if not np.array_equal(orders, np.broadcast_to(np.arange(n), orders.shape)):
                 return False
-        orders = _array(path, f"{experiment.name}/site_order", mode="r")
-        ordering = np.asarray(orders[(*lead, slice(task.start, task.stop))])
-        if np.any(ordering[..., :n] < 0):
+            continue
+        values = values[:, start:stop]  # (m, samples, windows)
+        if experiment.subsystem.kind == "explicit":
+            # each listed subset fills exactly its own size
+            if np.any(np.sum(np.isfinite(values), axis=0) != 1):
+                return False
+        elif not np.all(np.isfinite(values[valid])):
             return False
-    except Exception:  # any decoding error means the chunk is unusable
-        return False
     return True
+
+
+def damaged_tasks(path: Path, experiment: Experiment, done: np.ndarray) -> set[tuple[int, ...]]:
+    """Indices ``(n, *grid, block)`` of tasks flagged done whose data are not whole.
+
+    Reads one ``n`` at a time; a slab that fails to decode (a truncated chunk) is checked
+    chunk by chunk to find the damaged task.
+    """
+    names = [measure_variable(m) for m in experiment.measures] + ["site_order"]
+    damaged: set[tuple[int, ...]] = set()
+    for n_index in range(len(experiment.n)):
+        flagged = [tuple(int(i) for i in idx) for idx in np.argwhere(done[n_index])]
+        if not flagged:
+            continue
+        try:
+            data = {name: np.asarray(_array(path, f"{experiment.name}/{name}", mode="r")[n_index])
+                    for name in names}
+        except Exception:  # some chunk does not decode: look task by task
+            data = None
+        for *grid, block in flagged:
+            if data is not None:
+                ok = _slab_ok(experiment, n_index, block, data, tuple(grid))
+            else:
+                ok = _task_ok(path, experiment, n_index, tuple(grid), block, names)
+            if not ok:
+                damaged.add((n_index, *grid, block))
+    return damaged
+
+
+def _task_ok(path: Path, experiment: Experiment, n_index: int, grid: tuple[int, ...],
+             block: int, names: list[str]) -> bool:
+    start, stop = experiment.task_blocks()[block]
+    data = {}
+    try:
+        for name in names:
+            array = _array(path, f"{experiment.name}/{name}", mode="r")
+            region = (n_index, *grid, slice(None), slice(start, stop)) if name != "site_order" \
+                else (n_index, *grid, slice(start, stop))
+            values = np.asarray(array[region])
+            # re-embed at full sample length so _slab_ok's indexing applies
+            full_shape = list(values.shape)
+            axis = 1 if name != "site_order" else 0
+            full_shape[axis] = experiment.samples
+            fill = np.nan if name != "site_order" else -1
+            embedded = np.full(full_shape, fill, dtype=values.dtype)
+            index = [slice(None)] * len(full_shape)
+            index[axis] = slice(start, stop)
+            embedded[tuple(index)] = values
+            data[name] = embedded[(np.newaxis,) * len(grid)] if grid else embedded
+    except Exception:  # the chunk does not decode
+        return False
+    return _slab_ok(experiment, n_index, block, data, (0,) * len(grid))
 
 
 def reset_task(path: Path, experiment: Experiment, task: Task) -> None:

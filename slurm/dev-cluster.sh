@@ -16,7 +16,9 @@
 # Choices, all for a fast and predictable test cluster:
 # - AuthInfo=cred_expire=10: a requeued job may start again 10 s after it ended (the
 #   default, 120 s, would make requeue tests slow);
-# - SchedulerParameters=batch_sched_delay=0,bf_interval=2: jobs start at once;
+# - SchedulerParameters=batch_sched_delay=0,bf_interval=2,sched_interval=2: jobs start at
+#   once, and a requeued job is looked at again every 2 s once its credential has expired
+#   (the main loop's default period, 60 s, would otherwise add up to a minute);
 # - EnforcePartLimits=ALL: a job that can never run is refused by sbatch, not left pending;
 # - no accounting (no slurmdbd), so use squeue and `scontrol show job`, not sacct;
 # - proctrack/linuxproc and task/none: no cgroups needed (containers rarely have them).
@@ -181,7 +183,7 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
-SchedulerParameters=batch_sched_delay=0,bf_interval=2
+SchedulerParameters=batch_sched_delay=0,bf_interval=2,sched_interval=2
 EnforcePartLimits=ALL
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none

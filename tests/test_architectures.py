@@ -165,8 +165,10 @@ def mlp_slow(params, n, hyper):
         for layer in range(1, hyper.depth + 1):
             h = np.array(
                 [
-                    f(sum(params[f"layer{layer}.W"][u, i] * h[i] for i in range(len(h)))
-                      + params[f"layer{layer}.b"][u])
+                    f(
+                        sum(params[f"layer{layer}.W"][u, i] * h[i] for i in range(len(h)))
+                        + params[f"layer{layer}.b"][u]
+                    )
                     for u in range(hyper.width)
                 ]
             )
@@ -254,8 +256,16 @@ def transformer_slow(params, n, hyper):
     "hyper",
     [
         {"patch": 3, "stride": 2, "d_model": 8, "heads": 2, "layers": 2},
-        {"patch": 2, "stride": 1, "d_model": 6, "heads": 3, "layers": 1, "activation": "gelu",
-         "alpha": 0.5, "frozen_heads": True},
+        {
+            "patch": 2,
+            "stride": 1,
+            "d_model": 6,
+            "heads": 3,
+            "layers": 1,
+            "activation": "gelu",
+            "alpha": 0.5,
+            "frozen_heads": True,
+        },
     ],
 )
 def test_transformer_matches_slow_path(hyper):
@@ -377,7 +387,7 @@ def test_draw_order(seed):
     rng = np.random.default_rng(seed)
     mlp = get_architecture("mlp").init(np.random.default_rng(seed), n, MLPHyper(width=2, depth=1))
     expected = [rng.normal(0, 1 / math.sqrt(n), (2, n)), rng.normal(0, 0.2, 2)]
-    expected += [rng.normal(0, 1 / math.sqrt(2), (1, 2)), rng.normal(0, 0.2, 1)] * 1
+    expected += [rng.normal(0, 1 / math.sqrt(2), (1, 2)), rng.normal(0, 0.2, 1)]
     expected += [rng.normal(0, 1 / math.sqrt(2), (1, 2)), rng.normal(0, 0.2, 1)]
     for key, value in zip(
         ["layer1.W", "layer1.b", "head_re.W", "head_re.b", "head_im.W", "head_im.b"],
@@ -387,11 +397,18 @@ def test_draw_order(seed):
         np.testing.assert_array_equal(mlp[key], value)
 
     rng = np.random.default_rng(seed)
-    rbm = get_architecture("rbm").init(np.random.default_rng(seed), n, get_architecture("rbm").hyper())
-    real = [rng.normal(0, 1 / math.sqrt(n), (n, n)), rng.normal(0, 0.2, n),
-            rng.normal(0, 1 / math.sqrt(n), n)]
-    imag = [rng.normal(0, 1 / math.sqrt(n), (n, n)), rng.normal(0, 0.2, n),
-            rng.normal(0, 1 / math.sqrt(n), n)]
+    rbm_arch = get_architecture("rbm")
+    rbm = rbm_arch.init(np.random.default_rng(seed), n, rbm_arch.hyper())
+    real = [
+        rng.normal(0, 1 / math.sqrt(n), (n, n)),
+        rng.normal(0, 0.2, n),
+        rng.normal(0, 1 / math.sqrt(n), n),
+    ]
+    imag = [
+        rng.normal(0, 1 / math.sqrt(n), (n, n)),
+        rng.normal(0, 0.2, n),
+        rng.normal(0, 1 / math.sqrt(n), n),
+    ]
     for key, r, i in zip("Wba", real, imag, strict=True):
         np.testing.assert_array_equal(rbm[key], r + 1j * i)
 

@@ -140,9 +140,7 @@ def make_hyper(architecture: Architecture, values: Mapping[str, Any]) -> Any:
                 f"{architecture.name}: hyperparameter {key!r} must be "
                 f"{_describe(hints[key])}, got {value!r}"
             )
-    coerced = {
-        key: float(value) if hints[key] is float else value for key, value in values.items()
-    }
+    coerced = {key: float(value) if hints[key] is float else value for key, value in values.items()}
     return cls(**coerced)
 
 

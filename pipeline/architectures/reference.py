@@ -181,9 +181,7 @@ def mps_evaluate(params: Params, spins: Any, hyper: MPSHyper, xp: Any) -> Any:
     for i in range(n):
         tensor = p[f"site{i}"]
         up = spins[:, i : i + 1] > 0
-        left = xp.where(
-            up, xp.matmul(left, tensor[:, 1, :]), xp.matmul(left, tensor[:, 0, :])
-        )
+        left = xp.where(up, xp.matmul(left, tensor[:, 1, :]), xp.matmul(left, tensor[:, 0, :]))
     return left[:, 0]
 
 

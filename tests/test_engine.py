@@ -1,0 +1,313 @@
+"""The sweep engine against a real Dask cluster and real Zarr stores on disk.
+
+Bit-identity is checked with ``numpy.testing.assert_array_equal`` (NaN equals NaN; every
+other value must match to the last bit).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from distributed import Client, LocalCluster
+
+from pipeline import load
+from pipeline.cli import main
+from pipeline.engine import _StopFlag, compute_task, run_sweep, submit_bounded
+from pipeline.plan import iter_tasks
+from pipeline.spec import parse_spec
+
+SPEC = """
+name = "engine-test"
+seed = 7
+[[experiment]]
+name = "sn"
+architecture = "sn"
+n = [8, 10]
+samples = 6
+samples_per_task = {block}
+measures = ["vn", "renyi2", "inf"]
+[experiment.hyper]
+activation = ["tanh", "sin"]
+[experiment.subsystem]
+kind = "window"
+m = "1..n//2+1"
+windows = 3
+[[experiment]]
+name = "mlp"
+architecture = "mlp"
+n = [9]
+samples = 5
+samples_per_task = {block2}
+measures = ["vn"]
+[experiment.hyper]
+width = [2, 3]
+[experiment.subsystem]
+kind = "random"
+m = [1, 3, 6]
+windows = 2
+"""
+
+VARIABLES = {"sn": ["S_vn", "S_renyi2", "S_inf", "site_order"], "mlp": ["S_vn", "site_order"]}
+
+
+def write_spec(tmp_path: Path, block: int = 2, block2: int = 2, name: str = "spec") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(SPEC.format(block=block, block2=block2))
+    return path
+
+
+def assert_same_results(a: Path, b: Path) -> None:
+    tree_a, tree_b = load(a), load(b)
+    for group, names in VARIABLES.items():
+        for name in names:
+            np.testing.assert_array_equal(
+                tree_a[group].ds[name].values, tree_b[group].ds[name].values, err_msg=name
+            )
+        assert int(tree_a[group].ds.done.sum()) == tree_a[group].ds.done.size
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0", host="127.0.0.1") as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, cluster) -> Path:
+    """The sweep run once, uninterrupted, block size 2."""
+    tmp = tmp_path_factory.mktemp("reference")
+    store = tmp / "ref.zarr"
+    code = main(["run", str(write_spec(tmp)), "--store", str(store),
+                 "--scheduler", cluster.scheduler_address, "--no-progress"])
+    assert code == 0
+    return store
+
+
+def test_store_layout(reference):
+    tree = load(reference)
+    ds = tree["sn"].ds
+    assert ds.S_vn.dims == ("n", "activation", "m", "sample", "window")
+    assert ds.S_vn.attrs["units"] == "nats" and "von Neumann" in ds.S_vn.attrs["long_name"]
+    assert list(ds.m.values) == [1, 2, 3, 4, 5, 6]
+    # sizes outside 1..n//2+1 for this n are NaN, inside are finite
+    n8 = ds.S_vn.sel(n=8)
+    assert np.isnan(n8.sel(m=6)).all() and np.isfinite(n8.sel(m=5)).all()
+    assert ds.k.values.tolist() == [[1, 1], [1, 1]]
+    assert tree["mlp"].ds.k.values.tolist() == [[4, 6]]  # width * depth (depth 2)
+    attrs = zarr.open_group(str(reference), mode="r").attrs
+    spec = parse_spec(attrs["spec_text"])
+    assert attrs["spec_digest"] == spec.digest and attrs["initialised"] is True
+    assert {"numpy", "zarr", "xarray", "dask"} <= set(attrs["versions"])
+    # site orderings: windows are cyclic and contiguous
+    order = ds.site_order.sel(n=10).values[0, 0, 0, :10]
+    assert sorted(order) == list(range(10))
+    assert all((order[i + 1] - order[i]) % 10 == 1 for i in range(9))
+
+
+def test_block_size_does_not_change_results(tmp_path, reference, cluster):
+    store = tmp_path / "b1.zarr"
+    assert main(["run", str(write_spec(tmp_path, block=1, block2=5)), "--store", str(store),
+                 "--scheduler", cluster.scheduler_address, "--no-progress"]) == 0
+    assert_same_results(reference, store)
+
+
+def test_one_and_two_workers_agree(tmp_path, reference):
+    store = tmp_path / "w1.zarr"
+    assert main(["run", str(write_spec(tmp_path)), "--store", str(store),
+                 "--workers", "1", "--no-progress"]) == 0
+    assert_same_results(reference, store)
+
+
+def test_interrupted_then_resumed_is_identical(tmp_path, reference, cluster, capsys):
+    spec, store = write_spec(tmp_path), tmp_path / "resumed.zarr"
+    args = ["run", str(spec), "--store", str(store), "--scheduler",
+            cluster.scheduler_address, "--no-progress", "--max-in-flight", "1"]
+    assert main([*args, "--stop-after", "3"]) == 75
+    capsys.readouterr()
+    done_before = sum(int(load(store)[g].ds.done.sum()) for g in VARIABLES)
+    assert done_before == 3
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "3 of 18 tasks already done and skipped, 15 to run" in err
+    assert_same_results(reference, store)
+
+
+def test_truncated_chunk_is_recomputed(tmp_path, reference, cluster, capsys):
+    spec, store = write_spec(tmp_path), tmp_path / "damaged.zarr"
+    args = ["run", str(spec), "--store", str(store), "--scheduler",
+            cluster.scheduler_address, "--no-progress"]
+    assert main(args) == 0
+    chunk = store / "sn" / "S_vn" / "c" / "1" / "0" / "0" / "1" / "0"
+    assert chunk.is_file()
+    chunk.write_bytes(chunk.read_bytes()[:7])  # truncated
+    missing = store / "mlp" / "site_order" / "c" / "0" / "1" / "2" / "0" / "0"
+    missing.unlink()  # lost
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "2 damaged, recomputed" in err and "16 of 18 tasks already done" in err
+    assert_same_results(reference, store)
+
+
+def test_concurrent_run_is_refused(tmp_path, cluster, capsys):
+    spec, store = write_spec(tmp_path), tmp_path / "locked.zarr"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from pipeline.store import StoreLock; lock = StoreLock(Path(sys.argv[1])); "
+         "lock.acquire(); print('locked', flush=True); time.sleep(60)", str(store)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code = main(["run", str(spec), "--store", str(store), "--scheduler",
+                     cluster.scheduler_address, "--no-progress"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2
+        assert len(err.splitlines()) == 1
+        assert f"pid={holder.pid}" in err and "in use by another run" in err
+        assert not store.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_worker_killed_mid_task_sweep_finishes(tmp_path, reference):
+    spec = parse_spec(write_spec(tmp_path, block=1, block2=1).read_text())
+    store = tmp_path / "worker-killed.zarr"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0", host="127.0.0.1") as local, Client(local) as client:
+        pids = list(client.run(os.getpid).values())
+        result = {}
+
+        def driver() -> None:
+            result["report"] = run_sweep(spec, store, scheduler=local.scheduler_address,
+                                         show_progress=False, echo=lambda line: None)
+
+        thread = threading.Thread(target=driver)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until work is under way
+            if store.exists() and (store / "sn" / "done" / "c").exists():
+                break
+            time.sleep(0.05)
+        os.kill(pids[0], signal.SIGKILL)
+        thread.join(timeout=120)
+    report = result["report"]
+    assert not report.failed and not report.interrupted
+    assert report.computed == report.total
+    assert_same_results(reference, store)
+
+
+SLOW_SPEC = """
+name = "slow"
+seed = 11
+[[experiment]]
+name = "sn"
+architecture = "sn"
+n = [14, 16]
+samples = 8
+samples_per_task = 1
+measures = ["vn"]
+[experiment.hyper]
+activation = ["tanh", "gelu"]
+[experiment.subsystem]
+kind = "window"
+m = "1..n//2"
+windows = 8
+"""
+
+
+def _done_chunks(store: Path) -> dict[str, int]:
+    """mtime of the data chunk of every task flagged done."""
+    done = np.asarray(zarr.open_array(str(store), path="sn/done", mode="r")[...])
+    out = {}
+    for index in np.argwhere(done):
+        *lead, block = (str(i) for i in index)
+        chunk = store / "sn" / "S_vn" / "c" / Path(*lead) / "0" / block / "0"
+        out[str(chunk)] = chunk.stat().st_mtime_ns
+    return out
+
+
+@pytest.mark.slow
+def test_driver_sigkill_then_rerun(tmp_path):
+    """SIGKILL the driver's whole process group (driver, scheduler, workers) mid-sweep; the
+    rerun skips exactly the tasks flagged done, rewrites none of their chunks, and ends
+    bit-identical to a plain in-process loop over the same tasks."""
+    spec_path, store = tmp_path / "slow.toml", tmp_path / "killed.zarr"
+    spec_path.write_text(SLOW_SPEC)
+    command = [sys.executable, "-m", "pipeline.cli", "run", str(spec_path), "--store",
+               str(store), "--workers", "1", "--no-progress", "--max-in-flight", "1"]
+    driver = subprocess.Popen(command, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                done = np.asarray(zarr.open_array(str(store), path="sn/done", mode="r")[...])
+            except Exception:
+                done = np.zeros(1)
+            if done.sum() >= 5:
+                break
+            time.sleep(0.05)
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver, its scheduler and workers
+    finally:
+        driver.wait()
+    before = _done_chunks(store)
+    assert 5 <= len(before) < 32, "the kill came too late to test anything"
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    match = re.search(r"(\d+) of 32 tasks already done and skipped, (\d+) to run",
+                      rerun.stderr)
+    assert match, rerun.stderr
+    assert int(match.group(1)) == len(before) and int(match.group(2)) == 32 - len(before)
+    after = _done_chunks(store)
+    assert len(after) == 32
+    assert all(after[chunk] == mtime for chunk, mtime in before.items()), "done task redone"
+
+    sweep = parse_spec(SLOW_SPEC)
+    expected = np.full(load(store)["sn"].ds.S_vn.shape, np.nan)
+    for task in iter_tasks(sweep):
+        values, _ = compute_task(sweep, task, "numpy")  # (samples, measures, m, windows)
+        expected[(task.n_index, *task.grid_index, slice(None), slice(task.start, task.stop))] \
+            = np.moveaxis(values[:, 0], 0, 1)
+    np.testing.assert_array_equal(load(store)["sn"].ds.S_vn.values, expected)
+
+
+def test_submission_is_bounded(cluster):
+    with Client(cluster.scheduler_address) as client:
+        outstanding, peak = [], [0]
+
+        def make_future(task):
+            outstanding[:] = [f for f in outstanding if not f.done()]
+            future = client.submit(time.sleep, 0.02, pure=False)
+            outstanding.append(future)
+            peak[0] = max(peak[0], len(outstanding))
+            return future
+
+        seen = []
+        tasks = list(range(60))
+        stopped = submit_bounded(tasks, make_future, 3,
+                                 lambda task, result, error: seen.append(task), _StopFlag())
+    assert not stopped and sorted(seen) == tasks
+    assert peak[0] <= 3
+
+
+def test_task_list_is_complete_and_disjoint():
+    spec = parse_spec(SPEC.format(block=4, block2=2))
+    tasks = list(iter_tasks(spec))
+    assert len(tasks) == spec.n_tasks == 2 * 2 * 2 + 1 * 2 * 3
+    keys = {task.key(spec) for task in tasks}
+    assert len(keys) == len(tasks)
+    sn = [t for t in tasks if t.experiment == 0 and t.n_index == 0 and t.grid_index == (0,)]
+    assert [(t.start, t.stop) for t in sn] == [(0, 4), (4, 6)]
