@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pipeline.engine import EXIT_USAGE
 
@@ -220,13 +220,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------- parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"nqs-ent: error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nqs-ent",
         description="Entanglement of random neural quantum states, exactly, at scale.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("entropy", help="one ensemble in this process: mean and SE per |A|")
     p.add_argument("architecture", help="registered architecture (sn, mlp, transformer, ...)")
@@ -282,7 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already reported on one line
+        return int(exit_.code or 0)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("nqs-ent: %(message)s"))
     ours = logging.getLogger("nqs_ent")

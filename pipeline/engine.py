@@ -348,11 +348,12 @@ def run_sweep(
     """
     started = time.perf_counter()
     backend = resolve_backend(backend or sweep.backend)
-    store.check_compatible(path, sweep)  # read-only: refuse before touching anything
     local = not scheduler and not scheduler_file and cluster == "local"
     if local:
         n_workers = workers or default_workers()
         peak = check_memory(sweep, worker_memory(n_workers, memory_limit))
+    store.check_compatible(path, sweep)  # read-only: refuse before touching anything
+    if local:
         echo(f"plan: {sweep.n_tasks} tasks, largest about {format_bytes(peak)} per task")
     report = RunReport(total=sweep.n_tasks)
     client_options = dict(
