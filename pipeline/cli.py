@@ -127,8 +127,9 @@ def cmd_entropy(args: argparse.Namespace) -> int:
         f"entropies in nats (mean over windows, then mean and SE over samples)"
     )
     print(f"{'m':>3}  {'measure':<9} {'mean':>10} {'SE':>10}")
-    for m, measure, mean, error in summary_rows(values, experiment.all_sizes(),
-                                               experiment.measures):
+    for m, measure, mean, error in summary_rows(
+        values, experiment.all_sizes(), experiment.measures
+    ):
         print(f"{m:>3}  {measure:<9} {mean:>10.6f} {error:>10.6f}")
     print(f"time: {seconds:.2f} s")
     return 0
@@ -158,8 +159,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     workers = args.workers or default_workers()
     limit = worker_memory(workers, args.memory_limit)
     print(f"tasks: {sweep.n_tasks}")
-    print(f"largest task: about {format_bytes(peak)} ({where}); "
-          f"worker memory limit {format_bytes(limit)}")
+    print(
+        f"largest task: about {format_bytes(peak)} ({where}); "
+        f"worker memory limit {format_bytes(limit)}"
+    )
     check_memory(sweep, limit)
     print("ok")
     return 0
@@ -195,8 +198,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"failed: {failure}", file=sys.stderr)
     if not report.interrupted:
         print(summary_table(path, sweep))
-        print(f"\nstore: {path}\nopen it with:  python -c \"import pipeline; "
-              f"print(pipeline.load('{path}'))\"")
+        print(
+            f'\nstore: {path}\nopen it with:  python -c "import pipeline; '
+            f"print(pipeline.load('{path}'))\""
+        )
     return report.exit_code
 
 
@@ -206,8 +211,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     path = Path(args.store)
     rows = progress(path)
     attrs = read_root_attrs(path) or {}
-    print(f"store {path}: spec {attrs.get('spec_name')!r}, digest "
-          f"{str(attrs.get('spec_digest'))[:12]}, created {attrs.get('created')}")
+    print(
+        f"store {path}: spec {attrs.get('spec_name')!r}, digest "
+        f"{str(attrs.get('spec_digest'))[:12]}, created {attrs.get('created')}"
+    )
     total_done = total = 0
     for name, done, count in rows:
         print(f"  {name:<24} {done:>7}/{count:<7} tasks done")
@@ -239,24 +246,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("architecture", help="registered architecture (sn, mlp, transformer, ...)")
     p.add_argument("-n", type=int, default=12, help="number of spins (default 12)")
     p.add_argument("--samples", type=int, default=10, help="networks drawn (default 10)")
-    p.add_argument("--subsystem", default="window", choices=("first", "window", "random",
-                                                             "explicit"))
+    p.add_argument(
+        "--subsystem", default="window", choices=("first", "window", "random", "explicit")
+    )
     p.add_argument("--m", default=None, help="sizes: int, [list] or range '1..n//2' (default)")
     p.add_argument("--windows", type=int, default=4, help="subsystems per sample (default 4)")
     p.add_argument("--sites", default="[[0]]", help="explicit subsets as JSON, e.g. [[0,2]]")
     p.add_argument("--measures", default="vn,renyi2", help="comma list: vn, renyi<a>, inf")
-    p.add_argument("--hyper", action="append", default=[], metavar="KEY=VALUE",
-                   help="hyperparameter (repeatable), e.g. --hyper activation=sin")
+    p.add_argument(
+        "--hyper",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="hyperparameter (repeatable), e.g. --hyper activation=sin",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", default="numpy", choices=("numpy", "cupy", "auto"))
     p.add_argument("--dtype", default="complex128", choices=("complex128", "complex64"))
     p.set_defaults(func=cmd_entropy)
 
     def cluster_options(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--workers", type=_positive, default=None,
-                       help="local workers (default: one per core)")
-        q.add_argument("--memory-limit", type=_bytes, default=None,
-                       help="memory per local worker, e.g. 4GiB (default: an equal share)")
+        q.add_argument(
+            "--workers", type=_positive, default=None, help="local workers (default: one per core)"
+        )
+        q.add_argument(
+            "--memory-limit",
+            type=_bytes,
+            default=None,
+            help="memory per local worker, e.g. 4GiB (default: an equal share)",
+        )
 
     p = sub.add_parser("run", help="run or resume a sweep spec into a Zarr store")
     p.add_argument("spec", help="sweep spec (TOML), e.g. workflows/quickstart.toml")
@@ -264,15 +282,28 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--scheduler", help="address of a running Dask scheduler")
     group.add_argument("--scheduler-file", help="scheduler file of a running Dask scheduler")
-    group.add_argument("--cluster", default="local", choices=("local", "slurm", "local-cuda"),
-                       help="start this kind of cluster (default local)")
+    group.add_argument(
+        "--cluster",
+        default="local",
+        choices=("local", "slurm", "local-cuda"),
+        help="start this kind of cluster (default local)",
+    )
     cluster_options(p)
-    p.add_argument("--backend", choices=("numpy", "cupy", "auto"),
-                   help="override the spec's backend")
-    p.add_argument("--max-in-flight", type=_positive, default=None,
-                   help="tasks on the cluster at once (default 2 per worker thread, >= 4)")
-    p.add_argument("--stop-after", type=_positive, default=None,
-                   help="stop after this many tasks (exit 75; rerun to resume)")
+    p.add_argument(
+        "--backend", choices=("numpy", "cupy", "auto"), help="override the spec's backend"
+    )
+    p.add_argument(
+        "--max-in-flight",
+        type=_positive,
+        default=None,
+        help="tasks on the cluster at once (default 2 per worker thread, >= 4)",
+    )
+    p.add_argument(
+        "--stop-after",
+        type=_positive,
+        default=None,
+        help="stop after this many tasks (exit 75; rerun to resume)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 

@@ -127,12 +127,16 @@ def sample_entropies(
 
 
 def mean_and_error(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error of the mean along ``axis`` (NaN-aware; ``ddof = 1``)."""
-    count = np.sum(np.isfinite(values), axis=axis)
-    mean = np.nanmean(values, axis=axis)
+    """Mean and standard error of the mean along ``axis``, ignoring NaN (``ddof = 1``;
+    NaN where fewer than two values are finite)."""
+    finite = np.isfinite(values)
+    count = np.sum(finite, axis=axis)
+    total = np.sum(np.where(finite, values, 0.0), axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        std = np.nanstd(values, axis=axis, ddof=1) if np.all(count > 1) else np.full_like(mean, np.nan)
-        error = std / np.sqrt(count)
+        mean = total / count
+        deviation = np.where(finite, values - np.expand_dims(mean, axis), 0.0)
+        variance = np.sum(deviation**2, axis=axis) / (count - 1)
+        error = np.where(count > 1, np.sqrt(variance / count), np.nan)
     return mean, error
 
 

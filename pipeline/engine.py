@@ -157,8 +157,9 @@ def pending_tasks(path: Path, sweep: Sweep) -> tuple[list[Task], int, int]:
             continue
         if done[task.experiment][lead]:
             repaired += 1
-            log.warning("task %s was marked done but its data are damaged; recomputing",
-                        task.key(sweep))
+            log.warning(
+                "task %s was marked done but its data are damaged; recomputing", task.key(sweep)
+            )
             store.reset_task(path, sweep.experiments[task.experiment], task)
         todo.append(task)
     return todo, skipped, repaired
@@ -366,8 +367,9 @@ def run_sweep(
     )
     with store.locked(path), open_client(**client_options) as client:
         if not local:
-            limits = [w.get("memory_limit") or 0 for w in
-                      client.scheduler_info()["workers"].values()]
+            limits = [
+                w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()
+            ]
             if any(limits):
                 check_memory(sweep, min(limit for limit in limits if limit))
         if store.check_compatible(path, sweep) == "create":
@@ -382,8 +384,18 @@ def run_sweep(
                 + (f" ({report.repaired} damaged, recomputed)" if report.repaired else "")
             )
         if todo:
-            _execute(client, sweep, path, todo, report, backend, echo, show_progress,
-                     max_in_flight, stop_after)
+            _execute(
+                client,
+                sweep,
+                path,
+                todo,
+                report,
+                backend,
+                echo,
+                show_progress,
+                max_in_flight,
+                stop_after,
+            )
     report.seconds = time.perf_counter() - started
     return report
 
@@ -412,14 +424,24 @@ def _execute(
 
         def make_future(task: Task) -> Any:
             return client.submit(
-                run_task, store_path, sweep.digest, task, backend,
+                run_task,
+                store_path,
+                sweep.digest,
+                task,
+                backend,
                 key=f"nqs-ent-{sweep.digest[:8]}-{task.key(sweep)}",
-                pure=False, resources=resources, retries=1,
+                pure=False,
+                resources=resources,
+                retries=1,
             )
 
         bar = tqdm(
-            total=len(todo), unit="task", desc="tasks", disable=not show_progress,
-            dynamic_ncols=True, smoothing=0.1,
+            total=len(todo),
+            unit="task",
+            desc="tasks",
+            disable=not show_progress,
+            dynamic_ncols=True,
+            smoothing=0.1,
         )
 
         def on_result(task: Task, result: dict[str, Any] | None, error: Any) -> None:
@@ -450,8 +472,10 @@ def summary_table(path: Path, sweep: Sweep) -> str:
     from pipeline.compute import mean_and_error
 
     tree = store.load(path)
-    lines = [f"{'experiment':<18} {'n':>3} {'grid point':<22} {'k':>5} {'m':>3}  "
-             f"{'measure':<8} {'mean':>8} {'SE':>8}  done"]
+    lines = [
+        f"{'experiment':<18} {'n':>3} {'grid point':<22} {'k':>5} {'m':>3}  "
+        f"{'measure':<8} {'mean':>8} {'SE':>8}  done"
+    ]
     for experiment in sweep.experiments:
         ds = tree[experiment.name].ds
         measure = experiment.measures[0]
@@ -461,15 +485,28 @@ def summary_table(path: Path, sweep: Sweep) -> str:
         for n_index, n in enumerate(experiment.n):
             m = max(experiment.subsystem.sizes(n))
             for grid_index, _ in experiment.grid():
-                lead = {"n": n_index, **{key: i for (key, _), i in
-                                         zip(experiment.hyper_axes, grid_index, strict=True)}}
+                lead = {
+                    "n": n_index,
+                    **{
+                        key: i
+                        for (key, _), i in zip(experiment.hyper_axes, grid_index, strict=True)
+                    },
+                }
                 values = variable.isel(lead).sel(m=m).values  # (sample, window)
                 with np.errstate(all="ignore"):
-                    per_sample = np.nanmean(values, axis=-1) if np.isfinite(values).any() \
+                    per_sample = (
+                        np.nanmean(values, axis=-1)
+                        if np.isfinite(values).any()
                         else np.full(values.shape[0], np.nan)
+                    )
                 mean, error = mean_and_error(per_sample[np.isfinite(per_sample)])
-                point = ",".join(f"{key}={axis[i]}" for (key, axis), i in
-                                 zip(experiment.hyper_axes, grid_index, strict=True)) or "-"
+                point = (
+                    ",".join(
+                        f"{key}={axis[i]}"
+                        for (key, axis), i in zip(experiment.hyper_axes, grid_index, strict=True)
+                    )
+                    or "-"
+                )
                 k = int(ds["k"].isel(lead).values)
                 done = int(ds["done"].isel(lead).values.sum())
                 blocks = ds.sizes["block"]

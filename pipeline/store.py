@@ -346,8 +346,13 @@ def read_done(path: Path, experiment: Experiment) -> np.ndarray:
     return np.asarray(_array(path, f"{experiment.name}/done", mode="r")[...]).astype(bool)
 
 
-def _slab_ok(experiment: Experiment, n_index: int, block: int, data: dict[str, np.ndarray],
-             grid_index: tuple[int, ...]) -> bool:
+def _slab_ok(
+    experiment: Experiment,
+    n_index: int,
+    block: int,
+    data: dict[str, np.ndarray],
+    grid_index: tuple[int, ...],
+) -> bool:
     """Whether one task's values in decoded slabs (arrays over ``(*grid, ...)``) are whole."""
     n = experiment.n[n_index]
     start, stop = experiment.task_blocks()[block]
@@ -382,8 +387,10 @@ def damaged_tasks(path: Path, experiment: Experiment, done: np.ndarray) -> set[t
         if not flagged:
             continue
         try:
-            data = {name: np.asarray(_array(path, f"{experiment.name}/{name}", mode="r")[n_index])
-                    for name in names}
+            data = {
+                name: np.asarray(_array(path, f"{experiment.name}/{name}", mode="r")[n_index])
+                for name in names
+            }
         except Exception:  # some chunk does not decode: look task by task
             data = None
         for *grid, block in flagged:
@@ -396,15 +403,24 @@ def damaged_tasks(path: Path, experiment: Experiment, done: np.ndarray) -> set[t
     return damaged
 
 
-def _task_ok(path: Path, experiment: Experiment, n_index: int, grid: tuple[int, ...],
-             block: int, names: list[str]) -> bool:
+def _task_ok(
+    path: Path,
+    experiment: Experiment,
+    n_index: int,
+    grid: tuple[int, ...],
+    block: int,
+    names: list[str],
+) -> bool:
     start, stop = experiment.task_blocks()[block]
     data = {}
     try:
         for name in names:
             array = _array(path, f"{experiment.name}/{name}", mode="r")
-            region = (n_index, *grid, slice(None), slice(start, stop)) if name != "site_order" \
+            region = (
+                (n_index, *grid, slice(None), slice(start, stop))
+                if name != "site_order"
                 else (n_index, *grid, slice(start, stop))
+            )
             values = np.asarray(array[region])
             # re-embed at full sample length so _slab_ok's indexing applies
             full_shape = list(values.shape)

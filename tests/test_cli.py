@@ -41,17 +41,48 @@ kind = "{kind}"
 """
 
 
-def spec(arch="sn", n="[6]", samples="2", measures='["vn"]', hyper="", kind="window",
-         subsystem='m = "1..n//2"\nwindows = 2', head='name = "bad"\nseed = 1') -> str:
-    return head + "\n" + BODY.format(arch=arch, n=n, samples=samples, measures=measures,
-                                     hyper=hyper, kind=kind, subsystem=subsystem)
+def spec(
+    arch="sn",
+    n="[6]",
+    samples="2",
+    measures='["vn"]',
+    hyper="",
+    kind="window",
+    subsystem='m = "1..n//2"\nwindows = 2',
+    head='name = "bad"\nseed = 1',
+) -> str:
+    return (
+        head
+        + "\n"
+        + BODY.format(
+            arch=arch,
+            n=n,
+            samples=samples,
+            measures=measures,
+            hyper=hyper,
+            kind=kind,
+            subsystem=subsystem,
+        )
+    )
 
 
 # (label, spec text, a fragment the message must contain)
 BAD_SPECS = [
     ("toml syntax", 'name = "x"\nseed = = 1\n', "line 2"),
-    ("missing seed", 'name = "x"\n' + BODY.format(arch="sn", n="[6]", samples=2,
-     measures='["vn"]', hyper="", kind="first", subsystem="m = 1"), "seed"),
+    (
+        "missing seed",
+        'name = "x"\n'
+        + BODY.format(
+            arch="sn",
+            n="[6]",
+            samples=2,
+            measures='["vn"]',
+            hyper="",
+            kind="first",
+            subsystem="m = 1",
+        ),
+        "seed",
+    ),
     ("unknown top-level key", spec(head='name = "x"\nseed = 1\nseeds = 2'), "seeds"),
     ("negative seed", spec(head='name = "x"\nseed = -1'), "seed"),
     ("bad backend", spec(head='name = "x"\nseed = 1\nbackend = "tpu"'), "backend"),
@@ -70,17 +101,14 @@ BAD_SPECS = [
     ("range uses /", spec(subsystem='m = "1..n/2"\nwindows = 2'), "subsystem.m"),
     ("windows for first", spec(kind="first", subsystem="m = 1\nwindows = 3"), "windows"),
     ("unknown kind", spec(kind="blocks"), "kind"),
-    ("explicit site out of range", spec(kind="explicit", subsystem="sites = [[0, 9]]"),
-     "sites"),
+    ("explicit site out of range", spec(kind="explicit", subsystem="sites = [[0, 9]]"), "sites"),
     ("bad measure", spec(measures='["renyi1"]'), "measures"),
     ("duplicate measure", spec(measures='["vn", "vn"]'), "measures"),
     ("odd n for dicke", spec(arch="dicke", n="[7]"), "n"),
     ("transformer patch longer than n", spec(arch="transformer", n="[4]"), "n"),
-    ("samples_per_task > samples", spec(samples="2\nsamples_per_task = 5"),
-     "samples_per_task"),
+    ("samples_per_task > samples", spec(samples="2\nsamples_per_task = 5"), "samples_per_task"),
     ("empty sweep axis", spec(hyper="activation = []"), "activation"),
-    ("more memory than a worker has", spec(n="[34]", subsystem="m = [1]\nwindows = 1"),
-     "memory"),
+    ("more memory than a worker has", spec(n="[34]", subsystem="m = [1]\nwindows = 1"), "memory"),
 ]
 
 
@@ -99,8 +127,9 @@ def existing_store(tmp_path_factory) -> Path:
     spec_path = tmp / "good.toml"
     spec_path.write_text(GOOD)
     store = tmp / "store.zarr"
-    assert main(["run", str(spec_path), "--store", str(store), "--workers", "1",
-                 "--no-progress"]) == 0
+    assert (
+        main(["run", str(spec_path), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
+    )
     return store
 
 
@@ -115,10 +144,12 @@ def test_at_least_twenty_cases():
     assert len(BAD_SPECS) >= 20
 
 
-@pytest.mark.parametrize(("label", "text", "fragment"), BAD_SPECS,
-                         ids=[case[0] for case in BAD_SPECS])
-def test_bad_spec_is_refused_and_store_untouched(label, text, fragment, tmp_path,
-                                                 existing_store, capsys):
+@pytest.mark.parametrize(
+    ("label", "text", "fragment"), BAD_SPECS, ids=[case[0] for case in BAD_SPECS]
+)
+def test_bad_spec_is_refused_and_store_untouched(
+    label, text, fragment, tmp_path, existing_store, capsys
+):
     bad = tmp_path / "bad.toml"
     bad.write_text(text)
     before = snapshot(existing_store)
@@ -189,15 +220,33 @@ def test_status(existing_store, capsys):
 def test_console_script_exit_status(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(spec(arch="resnet"))
-    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "validate", str(bad)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "validate", str(bad)], capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "resnet" in result.stderr
 
 
 def test_entropy_command_prints_a_table(capsys):
-    assert main(["entropy", "dicke", "-n", "8", "--subsystem", "first", "--m", "1..4",
-                 "--samples", "1", "--measures", "vn"]) == 0
+    assert (
+        main(
+            [
+                "entropy",
+                "dicke",
+                "-n",
+                "8",
+                "--subsystem",
+                "first",
+                "--m",
+                "1..4",
+                "--samples",
+                "1",
+                "--measures",
+                "vn",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     # S(m=4) of the n = 8 Dicke state
     from pipeline.references import dicke_entropy

@@ -78,8 +78,9 @@ def assert_same_results(a: Path, b: Path) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", host="127.0.0.1") as local:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
+    ) as local:
         yield local
 
 
@@ -88,8 +89,17 @@ def reference(tmp_path_factory, cluster) -> Path:
     """The sweep run once, uninterrupted, block size 2."""
     tmp = tmp_path_factory.mktemp("reference")
     store = tmp / "ref.zarr"
-    code = main(["run", str(write_spec(tmp)), "--store", str(store),
-                 "--scheduler", cluster.scheduler_address, "--no-progress"])
+    code = main(
+        [
+            "run",
+            str(write_spec(tmp)),
+            "--store",
+            str(store),
+            "--scheduler",
+            cluster.scheduler_address,
+            "--no-progress",
+        ]
+    )
     assert code == 0
     return store
 
@@ -117,22 +127,55 @@ def test_store_layout(reference):
 
 def test_block_size_does_not_change_results(tmp_path, reference, cluster):
     store = tmp_path / "b1.zarr"
-    assert main(["run", str(write_spec(tmp_path, block=1, block2=5)), "--store", str(store),
-                 "--scheduler", cluster.scheduler_address, "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(write_spec(tmp_path, block=1, block2=5)),
+                "--store",
+                str(store),
+                "--scheduler",
+                cluster.scheduler_address,
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert_same_results(reference, store)
 
 
 def test_one_and_two_workers_agree(tmp_path, reference):
     store = tmp_path / "w1.zarr"
-    assert main(["run", str(write_spec(tmp_path)), "--store", str(store),
-                 "--workers", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(write_spec(tmp_path)),
+                "--store",
+                str(store),
+                "--workers",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert_same_results(reference, store)
 
 
 def test_interrupted_then_resumed_is_identical(tmp_path, reference, cluster, capsys):
     spec, store = write_spec(tmp_path), tmp_path / "resumed.zarr"
-    args = ["run", str(spec), "--store", str(store), "--scheduler",
-            cluster.scheduler_address, "--no-progress", "--max-in-flight", "1"]
+    args = [
+        "run",
+        str(spec),
+        "--store",
+        str(store),
+        "--scheduler",
+        cluster.scheduler_address,
+        "--no-progress",
+        "--max-in-flight",
+        "1",
+    ]
     assert main([*args, "--stop-after", "3"]) == 75
     capsys.readouterr()
     done_before = sum(int(load(store)[g].ds.done.sum()) for g in VARIABLES)
@@ -145,8 +188,15 @@ def test_interrupted_then_resumed_is_identical(tmp_path, reference, cluster, cap
 
 def test_truncated_chunk_is_recomputed(tmp_path, reference, cluster, capsys):
     spec, store = write_spec(tmp_path), tmp_path / "damaged.zarr"
-    args = ["run", str(spec), "--store", str(store), "--scheduler",
-            cluster.scheduler_address, "--no-progress"]
+    args = [
+        "run",
+        str(spec),
+        "--store",
+        str(store),
+        "--scheduler",
+        cluster.scheduler_address,
+        "--no-progress",
+    ]
     assert main(args) == 0
     chunk = store / "sn" / "S_vn" / "c" / "1" / "0" / "0" / "1" / "0"
     assert chunk.is_file()
@@ -163,15 +213,30 @@ def test_truncated_chunk_is_recomputed(tmp_path, reference, cluster, capsys):
 def test_concurrent_run_is_refused(tmp_path, cluster, capsys):
     spec, store = write_spec(tmp_path), tmp_path / "locked.zarr"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
-         "from pipeline.store import StoreLock; lock = StoreLock(Path(sys.argv[1])); "
-         "lock.acquire(); print('locked', flush=True); time.sleep(60)", str(store)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from pipeline.store import StoreLock; lock = StoreLock(Path(sys.argv[1])); "
+            "lock.acquire(); print('locked', flush=True); time.sleep(60)",
+            str(store),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        code = main(["run", str(spec), "--store", str(store), "--scheduler",
-                     cluster.scheduler_address, "--no-progress"])
+        code = main(
+            [
+                "run",
+                str(spec),
+                "--store",
+                str(store),
+                "--scheduler",
+                cluster.scheduler_address,
+                "--no-progress",
+            ]
+        )
         err = capsys.readouterr().err.strip()
         assert code == 2
         assert len(err.splitlines()) == 1
@@ -185,14 +250,27 @@ def test_concurrent_run_is_refused(tmp_path, cluster, capsys):
 def test_worker_killed_mid_task_sweep_finishes(tmp_path, reference):
     spec = parse_spec(write_spec(tmp_path, block=1, block2=1).read_text())
     store = tmp_path / "worker-killed.zarr"
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", host="127.0.0.1") as local, Client(local) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            host="127.0.0.1",
+        ) as local,
+        Client(local) as client,
+    ):
         pids = list(client.run(os.getpid).values())
         result = {}
 
         def driver() -> None:
-            result["report"] = run_sweep(spec, store, scheduler=local.scheduler_address,
-                                         show_progress=False, echo=lambda line: None)
+            result["report"] = run_sweep(
+                spec,
+                store,
+                scheduler=local.scheduler_address,
+                show_progress=False,
+                echo=lambda line: None,
+            )
 
         thread = threading.Thread(target=driver)
         thread.start()
@@ -246,10 +324,23 @@ def test_driver_sigkill_then_rerun(tmp_path):
     bit-identical to a plain in-process loop over the same tasks."""
     spec_path, store = tmp_path / "slow.toml", tmp_path / "killed.zarr"
     spec_path.write_text(SLOW_SPEC)
-    command = [sys.executable, "-m", "pipeline.cli", "run", str(spec_path), "--store",
-               str(store), "--workers", "1", "--no-progress", "--max-in-flight", "1"]
-    driver = subprocess.Popen(command, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "run",
+        str(spec_path),
+        "--store",
+        str(store),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--max-in-flight",
+        "1",
+    ]
+    driver = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -267,8 +358,7 @@ def test_driver_sigkill_then_rerun(tmp_path):
     assert 5 <= len(before) < 32, "the kill came too late to test anything"
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    match = re.search(r"(\d+) of 32 tasks already done and skipped, (\d+) to run",
-                      rerun.stderr)
+    match = re.search(r"(\d+) of 32 tasks already done and skipped, (\d+) to run", rerun.stderr)
     assert match, rerun.stderr
     assert int(match.group(1)) == len(before) and int(match.group(2)) == 32 - len(before)
     after = _done_chunks(store)
@@ -279,8 +369,9 @@ def test_driver_sigkill_then_rerun(tmp_path):
     expected = np.full(load(store)["sn"].ds.S_vn.shape, np.nan)
     for task in iter_tasks(sweep):
         values, _ = compute_task(sweep, task, "numpy")  # (samples, measures, m, windows)
-        expected[(task.n_index, *task.grid_index, slice(None), slice(task.start, task.stop))] \
-            = np.moveaxis(values[:, 0], 0, 1)
+        expected[(task.n_index, *task.grid_index, slice(None), slice(task.start, task.stop))] = (
+            np.moveaxis(values[:, 0], 0, 1)
+        )
     np.testing.assert_array_equal(load(store)["sn"].ds.S_vn.values, expected)
 
 
@@ -297,8 +388,9 @@ def test_submission_is_bounded(cluster):
 
         seen = []
         tasks = list(range(60))
-        stopped = submit_bounded(tasks, make_future, 3,
-                                 lambda task, result, error: seen.append(task), _StopFlag())
+        stopped = submit_bounded(
+            tasks, make_future, 3, lambda task, result, error: seen.append(task), _StopFlag()
+        )
     assert not stopped and sorted(seen) == tasks
     assert peak[0] <= 3
 
