@@ -315,6 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="done/total tasks per experiment of a store")
     p.add_argument("store")
     p.set_defaults(func=cmd_status)
+
+    bench = sub.add_parser("bench", help="benchmarks, printed with ratios to baselines")
+    which = bench.add_subparsers(dest="benchmark", required=True, parser_class=_Parser)
+    from pipeline import bench_sweep
+
+    p = which.add_parser("sweep", help="Dask efficiency against a single-process loop")
+    bench_sweep.add_arguments(p)
+    p.set_defaults(func=bench_sweep.main_sweep)
     return parser
 
 

@@ -131,7 +131,11 @@ class RunReport:
     failed: list[str] = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
+    """Wall time of the whole run, cluster start and shutdown included."""
+    execute_seconds: float = 0.0
+    """Wall time from the first submission to the last result."""
     task_seconds: float = 0.0
+    """Sum of the tasks' own run times, measured inside them."""
 
     @property
     def exit_code(self) -> int:
@@ -435,8 +439,11 @@ def _execute(
                 retries=1,
             )
 
+        import sys
+
         bar = tqdm(
             total=len(todo),
+            mininterval=0.2 if sys.stderr.isatty() else 15.0,
             unit="task",
             desc="tasks",
             disable=not show_progress,
@@ -454,6 +461,7 @@ def _execute(
                 report.task_seconds += result["seconds"]
             bar.update(1)
 
+        submitted = time.perf_counter()
         with bar:
             try:
                 report.interrupted = submit_bounded(
@@ -461,6 +469,7 @@ def _execute(
                 )
             except Abandon:
                 report.interrupted = True
+        report.execute_seconds = time.perf_counter() - submitted
     if report.interrupted:
         remaining = len(todo) - report.computed - len(report.failed)
         echo(f"stopped early: {remaining} tasks left; run the same command again to resume")
