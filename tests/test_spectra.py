@@ -1,0 +1,475 @@
+"""Schmidt spectra and entropies against oracles: analytic values (product, GHZ, Dicke,
+Page, MPS bounds), an independent slow path (full SVD), another package (quimb), and the
+conventions (basis order, subsystem samplers, seeding) that the numbers depend on.
+
+Every numerical test runs on each array namespace of the ``xp`` fixture.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import chisquare
+
+from pipeline import spectra
+from pipeline.architectures import get_architecture
+from pipeline.compute import SubsystemPlan, sample_entropies
+from pipeline.entropy import entropies, measure_order
+from pipeline.references import dicke_entropy, page_entropy, page_entropy_qubits
+from pipeline.spectra import nested_schmidt_probs, schmidt_probs, schmidt_probs_svd
+from pipeline.states import basis_spins, full_state
+from pipeline.subsystems import explicit_orders, sample_orders
+from pipeline.xp import namespace
+
+NAMESPACES = ("numpy", "array_api_strict")
+MEASURES = ("vn", "renyi2", "renyi0.5", "inf")
+
+EXACT = 1e-12
+"""Analytic values (product 0, GHZ log 2, Dicke, MPS bound) and identities (S_A = S_B,
+nested = direct) in double precision."""
+PATHS = 1e-10
+"""Two independent double-precision routes to the same spectrum (Gram vs SVD, ours vs
+quimb): each carries eigensolver round-off of order eps * dim."""
+SINGLE = 1e-5
+"""complex64 against complex128 on well-conditioned (Haar, random MPS) spectra."""
+STANDARD_ERRORS = 3.0
+"""Ensemble means against Page's exact mean."""
+
+
+@pytest.fixture(params=NAMESPACES)
+def xp(request):
+    return namespace(request.param)
+
+
+def host(x) -> np.ndarray:
+    """Any backend's array as a NumPy array."""
+    return np.from_dlpack(x)
+
+
+def state(name: str, n: int, xp, seed: int = 0, dtype=None, **hyper):
+    """The normalised full state of a registered architecture."""
+    arch = get_architecture(name)
+    h = arch.hyper(**hyper)
+    arch.validate(n, h)
+    params = arch.init(np.random.default_rng(seed), n, h)
+    return full_state(arch, params, n, h, xp, dtype)
+
+
+def random_state(rng: np.random.Generator, n: int, batch: tuple[int, ...] = ()) -> np.ndarray:
+    """Haar-random state(s) ``(*batch, 2^n)`` from a complex Gaussian vector."""
+    shape = (*batch, 1 << n)
+    psi = rng.normal(size=shape) + 1j * rng.normal(size=shape)
+    return psi / np.linalg.norm(psi, axis=-1, keepdims=True)
+
+
+def random_subset(rng: np.random.Generator, n: int, m: int) -> tuple[int, ...]:
+    """``m`` distinct sites in random (not sorted) order."""
+    return tuple(int(s) for s in rng.permutation(n)[:m])
+
+
+def measures_of(psi, n: int, subsystem, xp) -> np.ndarray:
+    """All of ``MEASURES`` for one subsystem, on the host: shape ``(len(MEASURES), ...)``."""
+    return host(entropies(schmidt_probs(psi, n, subsystem, xp), MEASURES, xp))
+
+
+def proper_subsets(n: int):
+    for m in range(1, n):
+        yield from itertools.combinations(range(n), m)
+
+
+# --- analytic states: product, GHZ -----------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [2, 5, 8])
+def test_product_state_has_no_entanglement_on_any_subsystem(xp, n):
+    psi = state("product", n, xp, seed=n)
+    for subsystem in proper_subsets(n):
+        np.testing.assert_allclose(measures_of(psi, n, subsystem, xp), 0.0, rtol=0, atol=EXACT)
+
+
+def test_product_state_has_no_entanglement_on_random_subsystems_at_n12(xp):
+    n, rng = 12, np.random.default_rng(12)
+    psi = state("product", n, xp, seed=3)
+    for _ in range(30):
+        subsystem = random_subset(rng, n, int(rng.integers(1, n)))
+        np.testing.assert_allclose(measures_of(psi, n, subsystem, xp), 0.0, rtol=0, atol=EXACT)
+
+
+@pytest.mark.parametrize("n", range(2, 9))
+def test_ghz_has_log2_on_every_proper_subsystem(xp, n):
+    psi = state("ghz", n, xp)
+    for subsystem in proper_subsets(n):
+        np.testing.assert_allclose(
+            measures_of(psi, n, subsystem, xp), math.log(2), rtol=0, atol=EXACT
+        )
+
+
+def test_ghz_has_log2_on_random_subsystems_at_n12(xp):
+    n, rng = 12, np.random.default_rng(120)
+    psi = state("ghz", n, xp)
+    for _ in range(30):
+        subsystem = random_subset(rng, n, int(rng.integers(1, n)))
+        np.testing.assert_allclose(
+            measures_of(psi, n, subsystem, xp), math.log(2), rtol=0, atol=EXACT
+        )
+
+
+# --- Dicke -------------------------------------------------------------------------------
+
+
+def dicke_reference(n: int, m: int) -> np.ndarray:
+    return np.array([dicke_entropy(n, m, alpha=measure_order(mu)) for mu in MEASURES])
+
+
+@pytest.mark.parametrize("n", range(2, 17, 2))
+def test_dicke_state_matches_hypergeometric_spectrum(xp, n):
+    """First-m cuts and random subsets (the Dicke state is permutation invariant)."""
+    psi = state("dicke", n, xp)
+    rng = np.random.default_rng(n)
+    for m in range(1, n):
+        expected = dicke_reference(n, m)
+        for subsystem in (tuple(range(m)), random_subset(rng, n, m)):
+            np.testing.assert_allclose(
+                measures_of(psi, n, subsystem, xp), expected, rtol=0, atol=EXACT
+            )
+
+
+# The n = 22 values of DESIGN.md, m = 2..10, to the 4 decimals given.
+DICKE_22 = (1.0221, 1.2127, 1.3364, 1.4224, 1.4846, 1.5299, 1.5624, 1.5844, 1.5971)
+
+
+def test_dicke_reference_reproduces_published_values_at_n22():
+    for m, value in zip(range(2, 11), DICKE_22, strict=True):
+        assert round(dicke_entropy(22, m), 4) == value, m
+
+
+@pytest.mark.slow
+def test_dicke_state_reproduces_published_values_at_n22():
+    """The numerical n = 22 state (4M amplitudes), first-m cuts via the production path
+    (one reduced density matrix at m = 10, partial traces for smaller m)."""
+    xp, n = namespace("numpy"), 22
+    psi = state("dicke", n, xp)
+    probs = nested_schmidt_probs(psi, n, [tuple(range(n))], range(2, 11), xp)
+    for m, value in zip(range(2, 11), DICKE_22, strict=True):
+        s = float(host(entropies(probs[m], ("vn",), xp))[0, 0])
+        assert abs(s - dicke_entropy(n, m)) <= EXACT, m
+        assert round(s, 4) == value, m
+
+
+@pytest.mark.parametrize("n", [64, 256, 1024, 2048])
+def test_dicke_half_cut_approaches_gaussian_asymptote(n):
+    """``S(n/2) -> (1/2) log(pi e n / 8)``: the half-cut spectrum is hypergeometric with
+    variance ``n^2 / (16 (n - 1))``, whose Gaussian entropy ``(1/2) log(2 pi e var)`` is the
+    asymptote up to the finite-population factor ``n / (n - 1)``, i.e. ``+1/(2n)``; the
+    remaining (non-Gaussian) correction is ``O(1/n^2)`` (about ``1/(6 n^2)``). So we demand
+    ``0 < S - asymptote < 1/n`` and ``|S - asymptote - 1/(2n)| < 1/n^2``."""
+    difference = dicke_entropy(n, n // 2) - 0.5 * math.log(math.pi * math.e * n / 8)
+    assert 0 < difference < 1 / n
+    assert abs(difference - 1 / (2 * n)) < 1 / n**2
+
+
+# --- Haar / Page -------------------------------------------------------------------------
+
+
+def test_page_entropy_equals_harmonic_number_formula():
+    """``S = sum_{k = d_B + 1}^{d_A d_B} 1/k - (d_A - 1) / (2 d_B)`` for ``d_A <= d_B``,
+    summed exactly in rationals."""
+    from fractions import Fraction
+
+    for dim_a in range(1, 9):
+        for dim_b in range(dim_a, 17):
+            harmonic = sum(Fraction(1, k) for k in range(dim_b + 1, dim_a * dim_b + 1))
+            exact = float(harmonic - Fraction(dim_a - 1, 2 * dim_b))
+            assert abs(page_entropy(dim_a, dim_b) - exact) <= EXACT
+            assert abs(page_entropy(dim_b, dim_a) - exact) <= EXACT
+    assert page_entropy(1, 7) == 0.0
+    assert page_entropy_qubits(10, 3) == page_entropy(8, 128)
+    assert page_entropy_qubits(10, 7) == page_entropy(8, 128)
+
+
+@pytest.mark.parametrize(("n", "samples"), [(10, 200), (7, 300)])
+def test_haar_ensemble_matches_page_mean(xp, n, samples):
+    """The ``haar`` architecture's states, batched, against Page's exact mean, within
+    ``STANDARD_ERRORS`` standard errors, for first-m cuts and random subsets."""
+    arch, rng = get_architecture("haar"), np.random.default_rng(n)
+    hyper = arch.hyper()
+    ensemble = xp.stack(
+        [
+            full_state(arch, arch.init(np.random.default_rng([n, s]), n, hyper), n, hyper, xp)
+            for s in range(samples)
+        ]
+    )
+    for m in range(1, n // 2 + 1):
+        for subsystem in (tuple(range(m)), random_subset(rng, n, m)):
+            values = host(entropies(schmidt_probs(ensemble, n, subsystem, xp), ("vn",), xp))[0]
+            error = values.std(ddof=1) / math.sqrt(samples)
+            assert abs(values.mean() - page_entropy_qubits(n, m)) < STANDARD_ERRORS * error, (
+                m,
+                subsystem,
+            )
+
+
+# --- random MPS ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chi", [1, 2, 3, 4])
+def test_mps_entropy_bounded_by_log_bond_dimension(xp, chi):
+    n = 9
+    for seed in range(3):
+        psi = state("mps", n, xp, seed=seed, chi=chi)
+        values = np.stack([measures_of(psi, n, tuple(range(m)), xp) for m in range(1, n)])
+        assert np.all(values <= math.log(chi) + EXACT), values.max()
+        if chi == 1:
+            np.testing.assert_allclose(values, 0.0, rtol=0, atol=EXACT)
+        else:  # the state is entangled, so the bound is not met trivially
+            assert values[:, 0].max() > 0.1
+
+
+# --- independent paths -------------------------------------------------------------------
+
+
+def subsystem_cases(n: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
+    """First sites, the last sites, a non-contiguous set in shuffled order, and sets larger
+    than ``n/2``."""
+    cases = [tuple(range(n // 2)), tuple(range(n - 1, n // 2, -1)), (n - 1, 0)]
+    cases += [random_subset(rng, n, m) for m in (1, n // 2, n // 2 + 1, n - 2, n - 1)]
+    return cases
+
+
+@pytest.mark.parametrize("n", [5, 8, 11, 14])
+def test_gram_path_equals_svd_path(xp, n):
+    """n = 14 puts the half cut (128 x 128) on the BLAS herk / LAPACK route for NumPy."""
+    rng = np.random.default_rng(n)
+    psi = xp.asarray(random_state(rng, n))
+    for subsystem in subsystem_cases(n, rng):
+        gram = host(schmidt_probs(psi, n, subsystem, xp))
+        svd = host(schmidt_probs_svd(psi, n, subsystem, xp))
+        assert gram.shape == svd.shape == (1 << min(len(subsystem), n - len(subsystem)),)
+        np.testing.assert_allclose(np.sort(gram), np.sort(svd), rtol=0, atol=PATHS)
+        assert abs(gram.sum() - 1) <= PATHS
+
+
+@pytest.mark.parametrize("n", [6, 9])
+def test_gram_path_equals_svd_path_batched(xp, n):
+    rng = np.random.default_rng(100 + n)
+    batch = random_state(rng, n, (4,))
+    psi = xp.asarray(batch)
+    for subsystem in subsystem_cases(n, rng):
+        gram = host(schmidt_probs(psi, n, subsystem, xp))
+        svd = host(schmidt_probs_svd(psi, n, subsystem, xp))
+        np.testing.assert_allclose(np.sort(gram), np.sort(svd), rtol=0, atol=PATHS)
+        for b in range(batch.shape[0]):  # batching does not mix states
+            single = host(schmidt_probs(xp.asarray(batch[b]), n, subsystem, xp))
+            np.testing.assert_allclose(np.sort(gram[b]), np.sort(single), rtol=0, atol=PATHS)
+
+
+@pytest.mark.parametrize("n", [6, 9, 10])
+def test_von_neumann_matches_quimb(xp, n):
+    """quimb's ``entropy_subsys`` is in bits (``log2``); ours in nats."""
+    quimb = pytest.importorskip("quimb")
+    rng = np.random.default_rng(200 + n)
+    for _ in range(3):
+        vector = random_state(rng, n)
+        psi = xp.asarray(vector)
+        for subsystem in subsystem_cases(n, rng):
+            ours = measures_of(psi, n, subsystem, xp)[0]
+            theirs = quimb.entropy_subsys(vector, [2] * n, sorted(subsystem)) * math.log(2)
+            assert abs(ours - theirs) <= PATHS, subsystem
+
+
+def test_quimb_site_order_is_ours():
+    """A Bell pair on sites (0, 1) next to random single-site states: quimb and we both see
+    ``log 2`` on site 0 and 0 on the last site, so site 0 is the most significant in both."""
+    quimb = pytest.importorskip("quimb")
+    xp, n, rng = namespace("numpy"), 5, np.random.default_rng(5)
+    vector = np.array([1, 0, 0, 1], dtype=complex) / math.sqrt(2)
+    for _ in range(n - 2):
+        vector = np.kron(vector, random_state(rng, 1))
+    for site, expected in ((0, math.log(2)), (1, math.log(2)), (n - 1, 0.0)):
+        theirs = quimb.entropy_subsys(vector, [2] * n, [site]) * math.log(2)
+        ours = measures_of(xp.asarray(vector), n, (site,), xp)[0]
+        assert abs(theirs - expected) <= EXACT
+        assert abs(ours - expected) <= EXACT
+
+
+# --- nested windows --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack_bytes", [spectra.STACK_BYTES, 1], ids=["stacked", "one-by-one"])
+@pytest.mark.parametrize("kind", ["window", "random"])
+@pytest.mark.parametrize(("n", "sizes"), [(8, range(1, 8)), (14, (1, 3, 6, 7, 8, 10, 13))])
+def test_nested_spectra_equal_direct_spectra(xp, monkeypatch, kind, n, sizes, stack_bytes):
+    """One reduced density matrix per ordering, partial traces for smaller sizes and the
+    complement for sizes > n/2, against one direct spectrum per subsystem. n = 14 puts the
+    7-site matrices on the herk / LAPACK route for NumPy."""
+    monkeypatch.setattr(spectra, "STACK_BYTES", stack_bytes)
+    rng = np.random.default_rng(n)
+    psi = xp.asarray(random_state(rng, n))
+    orders = sample_orders(kind, n, 3, rng)
+    nested = nested_schmidt_probs(psi, n, orders.tolist(), sizes, xp)
+    assert sorted(nested) == sorted(sizes)
+    for m in sizes:
+        probs = host(nested[m])
+        assert probs.shape == (len(orders), 1 << min(m, n - m))
+        for i, order in enumerate(orders):
+            direct = host(schmidt_probs(psi, n, order[:m], xp))
+            np.testing.assert_allclose(np.sort(probs[i]), np.sort(direct), rtol=0, atol=EXACT)
+
+
+# --- S_A = S_B -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [7, 10])
+def test_subsystem_and_complement_have_equal_entropy(xp, n):
+    """Gram route (which always uses the smaller side) and the SVD route (which keeps the
+    given side as rows) for ``A`` and for its complement."""
+    rng = np.random.default_rng(300 + n)
+    psi = xp.asarray(random_state(rng, n))
+    for m in range(1, n):
+        subsystem = random_subset(rng, n, m)
+        complement = tuple(s for s in range(n) if s not in subsystem)
+        values = [
+            host(entropies(path(psi, n, sites, xp), MEASURES, xp))
+            for path in (schmidt_probs, schmidt_probs_svd)
+            for sites in (subsystem, complement)
+        ]
+        for other in values[1:]:
+            np.testing.assert_allclose(other, values[0], rtol=0, atol=EXACT)
+
+
+# --- conventions: basis order ----------------------------------------------------------
+
+
+def one_hot_product(n: int, up: set[int]) -> dict[str, np.ndarray]:
+    """``product`` parameters with site ``i`` in ``|1>`` (spin up) iff ``i in up``."""
+    sites = np.zeros((n, 2), dtype=complex)
+    for i in range(n):
+        sites[i, 1 if i in up else 0] = 1.0
+    return {"sites": sites}
+
+
+def test_site_zero_is_the_most_significant_bit(xp):
+    n = 6
+    arch = get_architecture("product")
+    hyper = arch.hyper()
+    for site in range(n):
+        psi = host(full_state(arch, one_hot_product(n, {site}), n, hyper, xp))
+        expected = np.zeros(1 << n)
+        expected[1 << (n - 1 - site)] = 1.0
+        np.testing.assert_array_equal(np.abs(psi), expected)
+    spins = host(basis_spins(0, 1 << n, n, xp, xp.float64))
+    assert spins[1 << (n - 1)].tolist() == [1.0] + [-1.0] * (n - 1)
+    assert spins[1].tolist() == [-1.0] * (n - 1) + [1.0]
+
+
+def test_reshape_axis_i_is_site_i(xp):
+    """For a random product state ``psi.reshape((2,)*n)[b_0, ..., b_{n-1}] = prod v_i[b_i]``
+    and ``bipartition`` of the identity ordering is ``psi.reshape(2^m, -1)``."""
+    n = 5
+    arch = get_architecture("product")
+    hyper = arch.hyper()
+    params = arch.init(np.random.default_rng(1), n, hyper)
+    psi = full_state(arch, params, n, hyper, xp)
+    tensor = host(psi).reshape((2,) * n)
+    expected = params["sites"][0]
+    for i in range(1, n):
+        expected = np.multiply.outer(expected, params["sites"][i])
+    np.testing.assert_allclose(tensor, expected, rtol=0, atol=EXACT)  # already unit norm
+    for m in range(1, n):
+        matrix = host(spectra.bipartition(psi, n, tuple(range(n)), m, xp))
+        np.testing.assert_array_equal(matrix, host(psi).reshape(1 << m, -1))
+
+
+# --- conventions: subsystem samplers ---------------------------------------------------
+
+
+def test_first_sampler_is_the_identity():
+    orders = sample_orders("first", 7, 4, np.random.default_rng(0))
+    np.testing.assert_array_equal(orders, np.tile(np.arange(7), (4, 1)))
+
+
+def test_window_sampler_gives_cyclic_windows_with_uniform_starts():
+    n, count = 7, 7000
+    orders = sample_orders("window", n, count, np.random.default_rng(1))
+    assert orders.shape == (count, n)
+    starts = orders[:, 0]
+    np.testing.assert_array_equal(orders, (starts[:, None] + np.arange(n)) % n)
+    frequencies = np.bincount(starts, minlength=n)
+    assert frequencies.size == n and frequencies.min() > 0
+    assert chisquare(frequencies).pvalue > 1e-3
+
+
+def test_random_sampler_gives_uniform_permutations():
+    n, count = 6, 6000
+    orders = sample_orders("random", n, count, np.random.default_rng(2))
+    np.testing.assert_array_equal(np.sort(orders, axis=1), np.tile(np.arange(n), (count, 1)))
+    for position in (0, n // 2):  # every site equally likely at every position
+        assert chisquare(np.bincount(orders[:, position], minlength=n)).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("kind", ["first", "window", "random"])
+def test_samplers_are_reproducible(kind):
+    first = sample_orders(kind, 9, 5, np.random.default_rng(42))
+    again = sample_orders(kind, 9, 5, np.random.default_rng(42))
+    np.testing.assert_array_equal(first, again)
+    if kind != "first":
+        other = sample_orders(kind, 9, 5, np.random.default_rng(43))
+        assert not np.array_equal(first, other)
+
+
+def test_explicit_orders_put_the_subset_first():
+    assert explicit_orders(5, [(3, 1), (0,)]) == [(3, 1, 0, 2, 4), (0, 1, 2, 3, 4)]
+    with pytest.raises(ValueError, match="distinct sites"):
+        explicit_orders(5, [(1, 1)])
+
+
+def test_sampler_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="unknown subsystem kind"):
+        sample_orders("blocks", 5, 1, np.random.default_rng(0))
+
+
+# --- compute.sample_entropies: seeding and precision -----------------------------------
+
+SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+PLAN = SubsystemPlan("window", (1, 2, 4, 5, 7), windows=3)
+
+
+def run_sample(name: str, spawn_key, xp, dtype=None, n: int = 10, **hyper):
+    arch = get_architecture(name)
+    return sample_entropies(
+        arch, arch.hyper(**hyper), n, PLAN, SIZES, MEASURES, 11, spawn_key, xp, dtype
+    )
+
+
+def test_sample_entropies_depend_only_on_the_spawn_key(xp):
+    values, orders = run_sample("haar", (0, 10, 3), xp)
+    again, orders_again = run_sample("haar", (0, 10, 3), xp)
+    np.testing.assert_array_equal(values, again)
+    np.testing.assert_array_equal(orders, orders_again)
+    assert values.shape == (len(MEASURES), len(SIZES), PLAN.windows)
+    unused = [i for i, m in enumerate(SIZES) if m not in PLAN.sizes]
+    assert np.isnan(values[:, unused]).all()
+    used = [i for i, m in enumerate(SIZES) if m in PLAN.sizes]
+    assert np.isfinite(values[:, used]).all()
+    other, _ = run_sample("haar", (0, 10, 4), xp)
+    assert not np.allclose(other[:, used], values[:, used])
+
+
+def test_sample_entropies_do_not_depend_on_the_namespace():
+    numpy_values, numpy_orders = run_sample("mps", (1, 2), namespace("numpy"), chi=3)
+    strict_values, strict_orders = run_sample("mps", (1, 2), namespace("array_api_strict"), chi=3)
+    np.testing.assert_array_equal(numpy_orders, strict_orders)
+    np.testing.assert_allclose(strict_values, numpy_values, rtol=0, atol=EXACT)
+
+
+@pytest.mark.parametrize(("name", "hyper"), [("haar", {}), ("mps", {"chi": 3})])
+def test_sample_entropies_single_precision_agrees_with_double(xp, name, hyper):
+    """Well-conditioned spectra (no Schmidt probability near the float32 clipping threshold;
+    Renyi orders < 1 of fast-decaying spectra are not reliable in single precision)."""
+    double, orders = run_sample(name, (2, 5), xp, xp.complex128, **hyper)
+    single, orders_single = run_sample(name, (2, 5), xp, xp.complex64, **hyper)
+    np.testing.assert_array_equal(orders, orders_single)
+    np.testing.assert_allclose(single, double, rtol=0, atol=SINGLE)
