@@ -361,7 +361,7 @@ def run_sweep(
     if local:
         echo(f"plan: {sweep.n_tasks} tasks, largest about {format_bytes(peak)} per task")
     report = RunReport(total=sweep.n_tasks)
-    client_options = dict(
+    client_options: dict[str, Any] = dict(
         scheduler=scheduler,
         scheduler_file=scheduler_file,
         cluster=cluster,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 _RENYI = re.compile(r"^renyi([0-9]+(?:\.[0-9]+)?|inf)$")
@@ -85,6 +86,6 @@ def measure_order(measure: str) -> float:
     return alpha
 
 
-def entropies(probs: Any, measures: tuple[str, ...] | list[str], xp: Any) -> Any:
+def entropies(probs: Any, measures: Sequence[str], xp: Any) -> Any:
     """Stack the requested measures: result shape ``(len(measures), *probs.shape[:-1])``."""
     return xp.stack([renyi(probs, measure_order(m), xp) for m in measures])

@@ -254,6 +254,7 @@ class StoreLock:
     """
 
     def __init__(self, path: Path) -> None:
+        self.store = path
         self.path = lock_path(path)
         self._fd: int | None = None
 
@@ -263,13 +264,13 @@ class StoreLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown process"
+            owner = os.read(fd, 4096).decode(errors="replace").strip() or "unknown process"
             os.close(fd)
             raise StoreError(
-                f"{self.path.parent} is in use by another run ({holder}); wait for it to "
+                f"{self.store} is in use by another run ({owner}); wait for it to "
                 "finish or stop it"
             ) from None
-        holder = {
+        holder: dict[str, object] = {
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -302,7 +303,7 @@ def task_index(task: Task) -> tuple[int, ...]:
     return (task.n_index, *task.grid_index)
 
 
-_ARRAYS: dict[tuple[str, str], zarr.Array] = {}
+_ARRAYS: dict[tuple[str, str, str], zarr.Array] = {}
 
 
 def _array(path: Path, name: str, mode: str = "r+", token: str = "") -> zarr.Array:
