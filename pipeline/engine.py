@@ -274,8 +274,11 @@ def open_client(
     workers: int | None = None,
     memory_limit: int | None = None,
     cluster_options: dict[str, Any] | None = None,
+    gpu: bool = False,
 ) -> Iterator[Any]:
-    """A ``distributed.Client`` on the requested cluster, closed on exit."""
+    """A ``distributed.Client`` on the requested cluster, closed on exit.
+
+    ``gpu`` asks SLURM workers for one GPU each and a ``GPU`` resource (CuPy backend)."""
     from distributed import Client, LocalCluster
 
     if scheduler or scheduler_file:
@@ -288,7 +291,7 @@ def open_client(
     if cluster == "slurm":
         from pipeline.slurm import start_slurm_cluster
 
-        with start_slurm_cluster(cluster_options or {}, workers) as slurm_cluster:
+        with start_slurm_cluster(cluster_options or {}, workers, gpu=gpu) as slurm_cluster:
             client = Client(slurm_cluster)
             try:
                 yield client
@@ -368,6 +371,7 @@ def run_sweep(
         workers=workers,
         memory_limit=memory_limit,
         cluster_options=sweep.cluster,
+        gpu=backend == "cupy",
     )
     with store.locked(path), open_client(**client_options) as client:
         if not local:

@@ -11,7 +11,8 @@ those options:
   ``slurm/sweep-body.sh``: one allocation holding a Dask scheduler, one worker per task
   (per GPU) and the driver ``nqs-ent run``; requeues itself on the walltime warning.
 - :func:`jobqueue_kwargs` -- keyword arguments for ``dask_jobqueue.SLURMCluster``, with
-  workers that retire before SLURM kills them.
+  workers that retire before SLURM kills them; :func:`start_slurm_cluster` starts one
+  (``nqs-ent run SPEC --cluster slurm``).
 
 The committed ``slurm/sweep.sbatch`` and ``slurm/sweep-gpu.sbatch`` are regenerated with::
 
@@ -46,7 +47,8 @@ import re
 import shlex
 import sys
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,7 @@ __all__ = [
     "load_site_config",
     "render_header",
     "render_sweep_script",
+    "start_slurm_cluster",
     "walltime_seconds",
 ]
 
@@ -193,6 +196,8 @@ class SlurmOptions:
         object.__setattr__(self, "setup", _lines("setup", self.setup))
         for directive in self.extra_directives:
             flag = directive.split("=", 1)[0].split(None, 1)[0]
+            if not flag.startswith("--"):
+                flag = flag[:2]  # a short option may carry its value: -t02:00:00
             if not flag.startswith("-"):
                 raise ValueError(
                     f"slurm option 'extra_directives': {directive!r} is not an sbatch option "
@@ -203,8 +208,15 @@ class SlurmOptions:
                     f"slurm option 'extra_directives': {directive!r} sets what the "
                     f"{_OWNED_FLAGS[flag]!r} option sets; use that key instead"
                 )
-        if self.python is not None and (not isinstance(self.python, str) or not self.python):
-            raise ValueError(f"slurm option 'python': {self.python!r} is not a command")
+        if self.python is not None and (
+            not isinstance(self.python, str)
+            or not self.python
+            or self.python.split() != [self.python]
+        ):
+            raise ValueError(
+                f"slurm option 'python': {self.python!r} is not an interpreter path or name "
+                "(no spaces; put environment set-up commands in 'setup')"
+            )
 
 
 def _check_name(key: str, value: object, *, optional: bool) -> None:
@@ -372,7 +384,7 @@ def render_header(
     requested per CPU (``--mem-per-cpu``, rounded up to a MiB). Keyword arguments override
     the options of the same name and are validated the same way.
     """
-    changes = {"job_name": job_name, "nodes": nodes, "ntasks": ntasks, "gpus": gpus}
+    changes: dict[str, Any] = {"job_name": job_name, "nodes": nodes, "ntasks": ntasks, "gpus": gpus}
     options = replace(options, **{k: v for k, v in changes.items() if v is not None})
     lines = [f"--job-name={options.job_name}"]
     if options.partition is not None:
@@ -477,9 +489,9 @@ def render_sweep_script(
         f"BACKEND={'cupy' if gpu else 'numpy'}",
         f"PYTHON={shlex.quote(options.python or 'python3')}",
         f"WORKER_MEMORY={memory}",
-        f"WARNING_SECONDS={options.warning_seconds}",
         f"DEFAULT_SPEC={_shell_value(spec)}",
         f"DEFAULT_STORE={_shell_value(store)}",
+        *(["# shellcheck disable=SC2089 # Python code, passed whole to python -c"] if gpu else []),
         f"GPU_CHECK={_shell_value(GPU_CHECK if gpu else None)}",
         "site_setup() {",
         setup,
@@ -498,9 +510,10 @@ def jobqueue_kwargs(
     One worker per job, running one Dask task at a time (``cores=1``, ``processes=1``)
     on ``cpus_per_task`` booked cores (``job_cpu``, exported as ``OMP_NUM_THREADS``).
     Workers retire before SLURM kills their job: ``--lifetime`` is the walltime minus
-    ``warning_seconds`` and ``--lifetime-stagger`` half of ``warning_seconds``, so each
-    worker closes between 1.5 and 0.5 ``warning_seconds`` before its walltime. Scale with
-    ``cluster.adapt(minimum_jobs=n, maximum_jobs=n)`` so that retired jobs are replaced.
+    ``warning_seconds``, give or take ``--lifetime-stagger``, half of ``warning_seconds``
+    (at most a quarter of the lifetime), so each worker closes between 1.5 and 0.5
+    ``warning_seconds`` before its walltime. Scale with ``cluster.adapt(minimum_jobs=n,
+    maximum_jobs=n)`` so that retired workers are replaced (:func:`start_slurm_cluster`).
     With ``gpus = 1`` the job asks ``--gpus-per-task=1``, the worker offers a ``GPU=1``
     resource, and the job fails at once if no GPU is visible.
 
@@ -521,7 +534,7 @@ def jobqueue_kwargs(
             f"one GPU per worker, not {options.gpus}; set gpus = 1 and scale the jobs"
         )
     lifetime = walltime_seconds(options.walltime) - options.warning_seconds
-    stagger = options.warning_seconds // 2
+    stagger = min(options.warning_seconds // 2, lifetime // 4)
     worker_args = ["--lifetime", f"{lifetime}s", "--lifetime-stagger", f"{stagger}s"]
     prologue = [*options.setup, f"export OMP_NUM_THREADS={options.cpus_per_task}"]
     directives = list(options.extra_directives)
@@ -554,6 +567,48 @@ def jobqueue_kwargs(
     if options.python is not None:
         kwargs["python"] = options.python
     return kwargs
+
+
+@contextmanager
+def start_slurm_cluster(
+    cluster_table: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    *,
+    gpu: bool = False,
+    config: str | os.PathLike[str] | None = None,
+) -> Iterator[Any]:
+    """A running ``dask_jobqueue.SLURMCluster`` from the site config, closed on exit.
+
+    Parameters
+    ----------
+    cluster_table
+        A spec's ``[cluster]`` table: overrides of the site options (same keys).
+    workers
+        Worker jobs to keep running; default: the options' ``ntasks``. The cluster adapts
+        between this many jobs and this many, so a worker that retires before its walltime
+        is replaced by a new job.
+    gpu
+        Apply the site config's ``[gpu]`` table (one GPU and a ``GPU=1`` resource per
+        worker); pass ``backend == "cupy"``.
+    config
+        Site config path; default as in :func:`load_site_config`.
+    """
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            "--cluster slurm needs dask-jobqueue: pip install 'nqs-ent[slurm]'"
+        ) from exc
+    options = load_site_config(config, gpu=gpu)
+    if cluster_table:
+        _check_keys(cluster_table, "the [cluster] table")
+        options = replace(options, **cluster_table)
+    if workers is not None:
+        _check_int("workers", workers, 1)
+    jobs = workers or options.ntasks
+    with SLURMCluster(**jobqueue_kwargs(options)) as cluster:
+        cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
+        yield cluster
 
 
 def main(argv: Sequence[str] | None = None) -> int:

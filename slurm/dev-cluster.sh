@@ -54,6 +54,13 @@ owned_pid() {
     echo "$pid"
 }
 
+# Whether the process recorded for daemon $1 is alive (right after the start it may still
+# be setsid or setpriv, before it execs the daemon, so owned_pid would say no).
+alive() {
+    local pid
+    pid=$(cat "$PID_DIR/$1.pid" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 # Stop daemon $1 if we started it: SIGTERM, wait up to 15 s, then SIGKILL.
 stop_owned() {
     local name=$1 pid i
@@ -136,16 +143,18 @@ start_munge() {
     chown munge:munge "$MUNGE_KEY"
     chmod 0400 "$MUNGE_KEY"
     rm -f /run/munge/munged.pid
+    if [[ -e $LOG_DIR/munged.out ]]; then mv -f "$LOG_DIR/munged.out" "$LOG_DIR/munged.out.prev"; fi
     start_daemon munged setpriv --reuid=munge --regid=munge --clear-groups \
         /usr/sbin/munged --foreground
     local i
-    for ((i = 0; i < 50; i++)); do
+    for ((i = 0; i < 100; i++)); do
         munge_works && return 0
-        owned_pid munged >/dev/null || break
+        alive munged || break
         sleep 0.1
     done
-    tail -n 20 "$LOG_DIR/munged.out" /var/log/munge/munged.log 2>/dev/null >&2 || true
-    die "munged did not start (logs: $LOG_DIR/munged.out, /var/log/munge/munged.log)"
+    tail -n 20 "$LOG_DIR/munged.out" >&2 || true
+    stop_owned munged
+    die "munged did not start within 10 s (log: $LOG_DIR/munged.out)"
 }
 
 # ---------------------------------------------------------------- slurm.conf
@@ -210,7 +219,18 @@ EOF
 
 # ---------------------------------------------------------------- slurm daemons
 
-node_state() { sinfo -h -N -n "$(hostname -s)" -o '%T' 2>/dev/null | head -n1; }
+# The node's state (idle, mixed, ...); empty while the controller does not answer (asked
+# first with `scontrol ping`, which fails at once where sinfo would retry for ~10 s).
+node_state() {
+    scontrol ping >/dev/null 2>&1 || return 0
+    sinfo -h -N -n "$(hostname -s)" -o '%T' 2>/dev/null | head -n1
+}
+
+# Seconds since $1 (an $EPOCHREALTIME), to a tenth.
+elapsed() {
+    local us=$((${EPOCHREALTIME/./} - ${1/./}))
+    printf '%d.%d' $((us / 1000000)) $((us / 100000 % 10))
+}
 
 slurm_is_up() {
     owned_pid slurmctld >/dev/null && owned_pid slurmd >/dev/null &&
@@ -218,18 +238,19 @@ slurm_is_up() {
 }
 
 dump_logs() {
-    local f
-    for f in "$LOG_DIR/slurmctld.log" "$LOG_DIR/slurmd.log" "$LOG_DIR/slurmctld.out" \
-        "$LOG_DIR/slurmd.out"; do
+    local name f
+    for name in slurmctld slurmd; do
+        f=$LOG_DIR/$name.log # the daemon's stderr (.out) repeats it, or has what came first
+        [[ -s $f ]] || f=$LOG_DIR/$name.out
         [[ -s $f ]] || continue
         printf -- '----- tail of %s\n' "$f" >&2
-        tail -n 25 "$f" >&2
+        tail -n 15 "$f" >&2
     done
 }
 
 cmd_up() {
     ((EUID == 0)) || die "run as root (it installs packages and starts slurmd)"
-    local t0=$SECONDS
+    local t0=$EPOCHREALTIME
     mkdir -p "$DEV_DIR" "$LOG_DIR" "$PID_DIR"
     ensure_packages
     if slurm_is_up && munge_works; then
@@ -240,6 +261,10 @@ cmd_up() {
     # Partly up (a daemon died): start again from a clean slate.
     stop_owned slurmd
     stop_owned slurmctld
+    local f # keep one previous log of each, so a failure shows this run's lines only
+    for f in "$LOG_DIR"/{slurmctld,slurmd}.{log,out}; do
+        if [[ -e $f ]]; then mv -f "$f" "$f.prev"; fi
+    done
     start_munge
     write_conf
     # slurmctld -c forgets old jobs and job ids restart at 1, so slurmd must forget the
@@ -252,20 +277,21 @@ cmd_up() {
     while ((SECONDS < deadline)); do
         state=$(node_state)
         if [[ $state =~ ^(idle|mixed|allocated|completing)$ ]]; then
-            log "up in $((SECONDS - t0)) s: node $(hostname -s) is $state, partition debug"
+            log "up in $(elapsed "$t0") s: node $(hostname -s) is $state, partition debug"
             log "config: $CONF (linked from $SYSTEM_CONF)"
-            log "logs:   $LOG_DIR/{slurmctld,slurmd}.log, /var/log/munge/munged.log"
+            log "logs:   $LOG_DIR/{slurmctld.log,slurmd.log,munged.out}"
             return 0
         fi
-        owned_pid slurmctld >/dev/null || break
-        owned_pid slurmd >/dev/null || break
+        alive slurmctld || break
+        alive slurmd || break
         sleep 0.5
     done
-    dump_logs
+    if [[ -n $state ]]; then sinfo -R >&2 || true; fi # why a node is down or drained
     log "stopping what this script started"
     stop_owned slurmd
     stop_owned slurmctld
     stop_owned munged
+    dump_logs
     die "node $(hostname -s) did not become idle within ${IDLE_TIMEOUT} s (last state: '${state:-none}'); logs in $LOG_DIR"
 }
 
@@ -290,8 +316,9 @@ cmd_down() {
             sleep 0.5
         done
     fi
-    stop_owned slurmd
-    stop_owned slurmctld
+    stop_owned slurmd &
+    stop_owned slurmctld &
+    wait
     stop_owned munged
     local left
     left=$(pgrep -a slurmstepd 2>/dev/null || true)
@@ -305,7 +332,7 @@ cmd_status() {
         if pid=$(owned_pid "$name"); then
             log "$name: running, pid $pid"
         else
-            log "$name: not started by this script"
+            log "$name: not running (none started by this script is alive)"
             [[ $name == munged ]] && munge_works && log "munged: another munged answers"
             [[ $name == munged ]] || up=0
         fi

@@ -1,8 +1,8 @@
 # ---- body: slurm/sweep-body.sh, appended to the header and settings by
 # pipeline.slurm.render_sweep_script (so this file has no shebang and no #SBATCH lines).
 #
-# Uses the rendered settings: IFACE GPU BACKEND PYTHON WORKER_MEMORY WARNING_SECONDS
-# DEFAULT_SPEC DEFAULT_STORE GPU_CHECK and the function site_setup.
+# Uses the rendered settings: IFACE GPU BACKEND PYTHON WORKER_MEMORY DEFAULT_SPEC
+# DEFAULT_STORE GPU_CHECK and the function site_setup.
 #
 # 1. a Dask scheduler in the background, its address in $WORKDIR/scheduler.json, a file
 #    in the job's working directory ($NQS_ENT_WORKDIR overrides the folder);
@@ -10,7 +10,7 @@
 #    worker one GPU (CUDA_VISIBLE_DEVICES, set by SLURM) and a GPU=1 resource;
 # 3. the driver: nqs-ent run SPEC --store STORE --scheduler-file ... --backend ...
 #
-# SIGUSR1, sent to this shell WARNING_SECONDS before the walltime (--signal=B:USR1@N), is
+# SIGUSR1, sent to this shell before the walltime (--signal=B:USR1@warning_seconds), is
 # forwarded to the driver, which stops submitting and exits with 75 (EX_TEMPFAIL,
 # "interrupted, resumable"); the job then stops Dask and requeues itself, and the rerun
 # resumes from the store. Exit status: the driver's (0 done, 2 invalid spec, 75 requeued),
@@ -25,12 +25,16 @@ driver_pid="" workers_pid="" scheduler_pid=""
 
 say() { printf '[sweep %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
+# shellcheck disable=SC2317 # trap handlers are called indirectly
 on_warning() {
     warned=1
-    say "SIGUSR1: walltime ends in about ${WARNING_SECONDS} s; asking the driver to stop"
     if [[ -n $driver_pid ]]; then kill -USR1 "$driver_pid" 2>/dev/null; fi
+    local left
+    left=$(squeue -h -j "$SLURM_JOB_ID" -o %L 2>/dev/null) || left=""
+    say "SIGUSR1: the walltime is near (time left ${left:-unknown}); told the driver to stop"
 }
 
+# shellcheck disable=SC2317
 on_terminate() {
     say "SIGTERM: stopping"
     if [[ -n $driver_pid ]] && kill -0 "$driver_pid" 2>/dev/null; then
@@ -121,6 +125,7 @@ if ((GPU)); then
     worker+=(--resources GPU=1)
     srun_args+=(--gpus-per-task="${SLURM_GPUS_PER_TASK:-1}")
 fi
+# shellcheck disable=SC2090 # GPU_CHECK is Python code, passed whole to python -c
 export GPU GPU_CHECK PYTHON
 # shellcheck disable=SC2016 # expanded by the task's shell
 srun "${srun_args[@]}" bash -c '

@@ -156,11 +156,13 @@ def test_memory_is_requested_per_cpu(memory, cpus, per_cpu):
         ("extra_directives", ["--qos=long\n--exclusive"]),
         ("extra_directives", ["--time=02:00:00"]),
         ("extra_directives", ["-t 02:00:00"]),
+        ("extra_directives", ["-c4"]),
         ("extra_directives", ["--gres=gpu:2"]),
         ("extra_directives", ["--mem=4G"]),
         ("setup", "module load cuda"),
         ("setup", [""]),
         ("python", ""),
+        ("python", "conda run python"),
     ],
 )
 def test_invalid_values_are_rejected_naming_the_key(key, value):
@@ -349,8 +351,9 @@ def test_sweep_script_needs_arguments_and_slurm(tmp_path):
 
 
 # ---------------------------------------------------------------- sweep control flow
-# Stand-ins: srun runs its command here, scontrol logs its arguments, "python" plays the
-# Dask scheduler (writes the scheduler file) and workers, nqs-ent plays the driver.
+# Stand-ins: srun runs its command here, scontrol logs its arguments, squeue gives the time
+# left, "python" plays the Dask scheduler (writes the scheduler file) and workers, or runs
+# the GPU check with the real Python, and nqs-ent plays the driver.
 
 FAKE_SRUN = """#!/usr/bin/env bash
 while [[ $1 == -* ]]; do shift; done
@@ -359,7 +362,11 @@ exec "$@"
 FAKE_SCONTROL = """#!/usr/bin/env bash
 echo "$*" >> "$FAKE_LOG/scontrol"
 """
+FAKE_SQUEUE = """#!/usr/bin/env bash
+echo 4:59
+"""
 FAKE_PYTHON = """#!/usr/bin/env bash
+if [[ $1 == -c ]]; then exec "$REAL_PYTHON" "$@"; fi
 echo $$ >> "$FAKE_LOG/pids"
 case $2 in
 distributed.cli.dask_scheduler) echo '{"address": "tcp://127.0.0.1:1"}' > "$4" ;;
@@ -383,6 +390,7 @@ def fake_job(tmp_path):
     for name, text in [
         ("srun", FAKE_SRUN),
         ("scontrol", FAKE_SCONTROL),
+        ("squeue", FAKE_SQUEUE),
         ("python", FAKE_PYTHON),
         ("nqs-ent", FAKE_DRIVER),
     ]:
@@ -390,19 +398,23 @@ def fake_job(tmp_path):
         (bin_dir / name).chmod(0o755)
     log = tmp_path / "log"
     log.mkdir()
-    script = tmp_path / "job.sh"
-    script.write_text(render_sweep_script(SlurmOptions(python=str(bin_dir / "python"))))
+    fake_python = str(bin_dir / "python")
+    scripts = {gpu: tmp_path / f"job-{gpu}.sh" for gpu in (False, True)}
+    for gpu, script in scripts.items():
+        options = SlurmOptions(python=fake_python, gpus=int(gpu))
+        script.write_text(render_sweep_script(options))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     env |= {
         "PATH": f"{bin_dir}:{env['PATH']}",
         "SLURM_JOB_ID": "4242",
         "SLURM_NTASKS": "1",
         "FAKE_LOG": str(log),
+        "REAL_PYTHON": sys.executable,
     }
 
-    def start(**extra_env):
+    def start(gpu=False, **extra_env):
         return subprocess.Popen(
-            ["bash", str(script), "spec.toml", "out.zarr"],
+            ["bash", str(scripts[gpu]), "spec.toml", "out.zarr"],
             cwd=tmp_path,
             env=env | extra_env,
             stdout=subprocess.PIPE,
@@ -460,7 +472,7 @@ def test_warning_signal_stops_driver_and_requeues(fake_job):
         "--backend",
         "numpy",
     ]
-    assert "SIGUSR1" in out
+    assert "SIGUSR1: the walltime is near (time left 4:59)" in out
     assert "driver: stopping" in out
     assert "requeueing job 4242" in out
     assert_dask_stopped(fake_job.log)
@@ -490,6 +502,18 @@ def test_dead_workers_fail_the_job(fake_job):
     assert job.returncode == 1, out
     assert "the Dask workers exited while the driver was running" in out
     assert not (fake_job.log / "scontrol").exists()
+
+
+def test_gpu_job_fails_loudly_without_a_gpu(fake_job):
+    check = subprocess.run([sys.executable, "-c", slurm.GPU_CHECK], capture_output=True)
+    if check.returncode == 0:
+        pytest.skip("a GPU is visible here")
+    job = fake_job(gpu=True)
+    out, _ = job.communicate(timeout=30)
+    assert job.returncode == 1, out
+    assert "no GPU visible on" in out
+    assert "error: no usable GPU on the batch node" in out
+    assert not (fake_job.log / "driver").exists()
 
 
 # ---------------------------------------------------------------- dask-jobqueue
@@ -536,6 +560,16 @@ def test_jobqueue_cluster_table_overrides_and_validates():
         jobqueue_kwargs(options, {"gpus": 2})
     with pytest.raises(ValueError, match="needs the memory per worker"):
         jobqueue_kwargs(SlurmOptions())
+
+
+def test_start_slurm_cluster_validates_before_starting():
+    with (
+        pytest.raises(ValueError, match=r"'jobs' in the \[cluster\] table"),
+        slurm.start_slurm_cluster({"jobs": 3}),
+    ):
+        pass
+    with pytest.raises(ValueError, match="'workers'"), slurm.start_slurm_cluster({}, 0):
+        pass
 
 
 def job_script(**kwargs):

@@ -1,0 +1,209 @@
+"""Against a real SLURM: the single-node dev cluster (slurm/dev-cluster.sh up).
+
+Skipped with the reason when sinfo is missing or no node answers. Jobs are followed with
+squeue and `scontrol show job` (the dev cluster has no accounting, so no sacct).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.slurm import jobqueue_kwargs, load_site_config
+
+pytestmark = pytest.mark.slurm
+
+SLURM_DIR = Path(__file__).resolve().parent.parent / "slurm"
+START = "start it with: slurm/dev-cluster.sh up"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def slurm_up():
+    if shutil.which("sinfo") is None:
+        pytest.skip(f"sinfo not found: SLURM is not installed; {START}")
+    # scontrol ping answers at once; sinfo retries for ~10 s when no controller runs.
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=20)
+    if ping.returncode != 0:
+        said = (ping.stdout + ping.stderr).strip().splitlines() or [f"status {ping.returncode}"]
+        pytest.skip(f"no SLURM controller answers ({said[0]}); {START}")
+    try:
+        result = subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=20
+        )
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"sinfo timed out: no SLURM controller answers; {START}")
+    states = result.stdout.split()
+    if result.returncode != 0 or not any(
+        s in ("idle", "mixed", "allocated", "completing") for s in states
+    ):
+        reason = result.stderr.strip() or f"node states {states}"
+        pytest.skip(f"SLURM is not up ({reason}); {START}")
+
+
+def run(*args, **kwargs):
+    return subprocess.run(args, capture_output=True, text=True, check=True, timeout=30, **kwargs)
+
+
+def sbatch(*args, **kwargs):
+    return run("sbatch", "--parsable", *args, **kwargs).stdout.strip().split(";")[0]
+
+
+def job_fields(job_id):
+    """JobState, Restarts, ExitCode, ... of a job, from `scontrol show job -o`."""
+    out = run("scontrol", "show", "job", "-o", job_id).stdout
+    return dict(re.findall(r"(\w+)=(\S*)", out))
+
+
+def wait_for_job(job_id, states, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        fields = job_fields(job_id)
+        if fields["JobState"] in states:
+            return fields
+        if time.monotonic() > deadline:
+            subprocess.run(["scancel", job_id], check=False)
+            pytest.fail(f"job {job_id} still {fields['JobState']} after {timeout} s: {fields}")
+        time.sleep(0.3)
+
+
+def test_wrap_job_completes(tmp_path):
+    job_id = sbatch(
+        "--wrap", "hostname; sleep 2", "--output", str(tmp_path / "%j.out"), cwd=tmp_path
+    )
+    fields = wait_for_job(job_id, {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}, timeout=60)
+    assert fields["JobState"] == "COMPLETED", fields
+    assert fields["ExitCode"] == "0:0"
+    assert (tmp_path / f"{job_id}.out").read_text().strip() == os.uname().nodename.split(".")[0]
+
+
+def test_impossible_job_is_refused_at_submission(tmp_path):
+    result = subprocess.run(
+        ["sbatch", "--parsable", "--ntasks=1000", "--wrap", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "error" in result.stderr.lower()
+
+
+def test_jobqueue_slurmcluster_runs_a_task(tmp_path):
+    dask_jobqueue = pytest.importorskip("dask_jobqueue")
+    from distributed import Client
+
+    kwargs = jobqueue_kwargs(load_site_config())
+    assert kwargs["interface"] == "lo"
+    with (
+        dask_jobqueue.SLURMCluster(**kwargs, log_directory=str(tmp_path)) as cluster,
+        Client(cluster) as client,
+    ):
+        cluster.scale(jobs=1)
+        client.wait_for_workers(1, timeout=90)
+        assert client.submit(lambda x: x + 1, 1).result(timeout=30) == 2
+        (worker,) = client.scheduler_info()["workers"]
+        assert worker.startswith("tcp://127.0.0.1:")
+    # Closing the cluster cancels its job.
+    deadline = time.monotonic() + 30
+    while run("squeue", "-h", "-n", kwargs["job_name"], "-o", "%i").stdout.strip():
+        assert time.monotonic() < deadline, "the worker job outlived the cluster"
+        time.sleep(0.3)
+
+
+def test_start_slurm_cluster_replaces_workers_that_retire_before_walltime():
+    """Workers retire at walltime - warning_seconds (give or take the stagger), their job
+    ends COMPLETED, not killed at its walltime, and the cluster starts a replacement."""
+    from distributed import Client
+
+    from pipeline.slurm import start_slurm_cluster
+
+    table = {"walltime": "00:00:50", "warning_seconds": 24, "job_name": "nqs-ent-retire"}
+    with start_slurm_cluster(table, 1) as cluster, Client(cluster) as client:
+        client.wait_for_workers(1, timeout=60)
+        (first,) = client.scheduler_info()["workers"]
+        (first_job,) = [job.job_id for job in cluster.workers.values()]
+        assert client.submit(lambda x: x + 1, 1).result(timeout=30) == 2
+        deadline = time.monotonic() + 90
+        while first in client.scheduler_info()["workers"] or not client.scheduler_info()["workers"]:
+            assert time.monotonic() < deadline, "no replacement for the retired worker"
+            time.sleep(0.5)
+        assert client.submit(lambda x: x * 3, 2).result(timeout=30) == 6
+    retired = job_fields(first_job)
+    assert retired["JobName"] == "nqs-ent-retire-worker"
+    assert retired["JobState"] == "COMPLETED", retired
+    ran = sum(int(x) * 60**i for i, x in enumerate(reversed(retired["RunTime"].split(":"))))
+    assert ran < 50
+
+
+FAKE_DRIVER = """#!{python}
+# Stand-in for the driver `nqs-ent run SPEC --store STORE --scheduler-file F --backend B`:
+# one 0.5 s Dask task per store entry, resumes by skipping entries that exist, and exits
+# 75 on SIGUSR1 or SIGTERM.
+import argparse, pathlib, signal, sys, time
+from distributed import Client
+
+parser = argparse.ArgumentParser()
+parser.add_argument("command")
+parser.add_argument("spec")
+parser.add_argument("--store", required=True)
+parser.add_argument("--scheduler-file", required=True)
+parser.add_argument("--backend")
+args = parser.parse_args()
+stop = []
+for sig in (signal.SIGUSR1, signal.SIGTERM):
+    signal.signal(sig, lambda s, f: stop.append(s))
+store = pathlib.Path(args.store)
+store.mkdir(exist_ok=True)
+
+
+def task(i):
+    time.sleep(0.5)
+    return i
+
+
+with Client(scheduler_file=args.scheduler_file, timeout="60s") as client:
+    for i in range(int(pathlib.Path(args.spec).read_text())):
+        if (store / str(i)).exists():
+            continue
+        if stop:
+            print(f"driver: stopping before task {{i}}", flush=True)
+            sys.exit(75)
+        (store / str(i)).write_text(str(client.submit(task, i, pure=False).result()))
+print("driver: done", flush=True)
+"""
+
+
+def test_sweep_job_requeues_on_warning_and_resumes(tmp_path):
+    """slurm/sweep.sbatch as committed, with a stand-in driver: the warning signal
+    (sent early with scancel) makes the job requeue itself, and the rerun finishes."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    driver = bin_dir / "nqs-ent"
+    driver.write_text(FAKE_DRIVER.format(python=sys.executable))
+    driver.chmod(0o755)
+    (tmp_path / "spec.txt").write_text("12")
+    store = tmp_path / "store"
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    job_id = sbatch(str(SLURM_DIR / "sweep.sbatch"), "spec.txt", "store", cwd=tmp_path, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(store.glob("*"))) < 2:
+            assert time.monotonic() < deadline, f"no progress: {job_fields(job_id)}"
+            time.sleep(0.2)
+        run("scancel", "--batch", "--signal=USR1", job_id)
+        fields = wait_for_job(job_id, {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}, 90)
+    finally:
+        subprocess.run(["scancel", job_id], check=False)
+    log = (tmp_path / f"nqs-ent-{job_id}.out").read_text()
+    assert fields["JobState"] == "COMPLETED", log
+    assert fields["Restarts"] == "1", log
+    assert sorted(int(p.name) for p in store.iterdir()) == list(range(12))
+    assert "SIGUSR1" in log
+    assert f"requeueing job {job_id}" in log
+    assert "restart 1" in log
+    assert log.count("driver: done") == 1
