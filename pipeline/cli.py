@@ -316,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store")
     p.set_defaults(func=cmd_status)
 
+    from pipeline import plots
+
+    p = sub.add_parser("plot", help="figures of a store (PNG and PDF) into a folder")
+    plots.add_arguments(p)
+    p.set_defaults(func=plots.main_plot)
+
     bench = sub.add_parser("bench", help="benchmarks, printed with ratios to baselines")
     which = bench.add_subparsers(dest="benchmark", required=True, parser_class=_Parser)
     from pipeline import bench_sweep
