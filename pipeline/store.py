@@ -477,3 +477,30 @@ def locked(path: Path) -> Iterator[StoreLock]:
         yield lock
     finally:
         lock.release()
+
+
+# ------------------------------------------------------------------ reference snapshots
+
+
+def snapshot_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Every entropy variable, ``site_order`` and ``k`` of a store as ``"group/var"`` ->
+    NumPy array: a compact, exact copy of its numbers (for committed references)."""
+    tree = load(path)
+    out: dict[str, np.ndarray] = {}
+    for name, child in sorted(tree.children.items()):
+        ds = child.to_dataset()
+        for var in sorted(ds.data_vars):
+            if var.startswith("S_") or var in ("site_order", "k"):
+                out[f"{name}/{var}"] = np.asarray(ds[var].values)
+    return out
+
+
+def write_snapshot(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """Save :func:`snapshot_arrays` of a store to a compressed ``.npz`` file."""
+    np.savez_compressed(out, **snapshot_arrays(path))
+
+
+def read_snapshot(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Load a snapshot written by :func:`write_snapshot`."""
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
