@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-_RENYI = re.compile(r"^renyi([0-9]+(?:\.[0-9]+)?|inf)$")
+_RENYI = re.compile(r"renyi((?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?)")
 
 
 def clean_probs(probs: Any, xp: Any) -> Any:
@@ -70,6 +70,9 @@ def min_entropy(probs: Any, xp: Any) -> Any:
 def measure_order(measure: str) -> float:
     """The Renyi order of a measure name: ``vn`` -> 1, ``inf`` -> inf, ``renyi<a>`` -> a.
 
+    ``a`` is a positive number other than 1 written without superfluous zeros
+    (``renyi2``, ``renyi0.5``; not ``renyi2.0``), so that one measure has one name.
+
     >>> measure_order("renyi2"), measure_order("vn"), measure_order("inf")
     (2.0, 1.0, inf)
     """
@@ -77,12 +80,17 @@ def measure_order(measure: str) -> float:
         return 1.0
     if measure == "inf":
         return math.inf
-    match = _RENYI.match(measure)
-    if not match:
-        raise ValueError(f"unknown entropy measure {measure!r}; use vn, inf or renyi<alpha>")
+    match = _RENYI.fullmatch(measure) if isinstance(measure, str) else None
+    if match is None:
+        raise ValueError(
+            f"unknown measure {measure!r}; expected 'vn', 'inf' or 'renyi<alpha>' with alpha "
+            "a positive number != 1 written without extra zeros (e.g. renyi2, renyi0.5)"
+        )
     alpha = float(match.group(1))
-    if alpha <= 0 or alpha == 1:
-        raise ValueError(f"Renyi order must be > 0 and != 1 (use 'vn'), got {measure!r}")
+    if alpha == 0:
+        raise ValueError(f"measure {measure!r}: the Renyi order must be > 0")
+    if alpha == 1:
+        raise ValueError(f"measure {measure!r}: the Renyi order 1 is von Neumann; write 'vn'")
     return alpha
 
 

@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline.architectures import REGISTRY, Architecture, get_architecture, make_hyper
+from pipeline.entropy import measure_order
 
 N_MIN = 2
 """Smallest system size a spec accepts."""
@@ -84,7 +85,6 @@ _EXPERIMENT_KEYS = (
 )
 _SUBSYSTEM_KEYS = ("kind", "m", "windows", "sites")
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
-_RENYI = re.compile(r"renyi((?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?)")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
@@ -95,28 +95,8 @@ class SpecError(ValueError):
 # ----------------------------------------------------------------------------- measures
 
 
-def measure_alpha(measure: str) -> float:
-    """The Renyi order of a measure: 1.0 for ``vn``, ``inf`` for ``inf``, else ``alpha``.
-
-    >>> measure_alpha("vn"), measure_alpha("renyi0.5"), measure_alpha("inf")
-    (1.0, 0.5, inf)
-    """
-    if measure == "vn":
-        return 1.0
-    if measure == "inf":
-        return math.inf
-    match = _RENYI.fullmatch(measure) if isinstance(measure, str) else None
-    if match is None:
-        raise ValueError(
-            f"unknown measure {measure!r}; expected 'vn', 'inf' or 'renyi<alpha>' with alpha "
-            "a positive number != 1 written without extra zeros (e.g. renyi2, renyi0.5)"
-        )
-    alpha = float(match.group(1))
-    if alpha == 0:
-        raise ValueError(f"measure {measure!r}: the Renyi order must be > 0")
-    if alpha == 1:
-        raise ValueError(f"measure {measure!r}: the Renyi order 1 is von Neumann; write 'vn'")
-    return alpha
+measure_alpha = measure_order
+"""The Renyi order of a measure name (see :func:`pipeline.entropy.measure_order`)."""
 
 
 def measure_variable(measure: str) -> str:

@@ -101,7 +101,6 @@ def test_entropies_stack_measures_over_batch(name):
         ("renyi0.5", 0.5),
         ("renyi3", 3.0),
         ("renyi10", 10.0),
-        ("renyiinf", math.inf),
     ],
 )
 def test_measure_order_parses_names(measure, alpha):
@@ -109,10 +108,22 @@ def test_measure_order_parses_names(measure, alpha):
 
 
 @pytest.mark.parametrize(
-    "measure", ["renyi1", "renyi0", "renyi0.0", "renyi-2", "renyi", "Renyi2", "shannon", ""]
+    "measure",
+    [
+        "renyi1",
+        "renyi0",
+        "renyi0.0",
+        "renyi-2",
+        "renyi",
+        "Renyi2",
+        "shannon",
+        "",
+        "renyiinf",
+        "renyi2.0",
+    ],
 )
 def test_measure_order_rejects_bad_names(measure):
-    with pytest.raises(ValueError, match=r"Renyi order|unknown entropy measure"):
+    with pytest.raises(ValueError, match=r"Renyi order|unknown measure"):
         measure_order(measure)
 
 
