@@ -355,8 +355,12 @@ def run_sweep(
     worker, or the backend is unavailable.
     """
     started = time.perf_counter()
-    backend = resolve_backend(backend or sweep.backend)
     local = not scheduler and not scheduler_file and cluster == "local"
+    # Remote workers resolve the backend where they run (a login node may have no GPU);
+    # a local run checks it here, before anything is written.
+    backend = backend or sweep.backend
+    if local or backend == "auto":
+        backend = resolve_backend(backend)
     if local:
         n_workers = workers or default_workers()
         peak = check_memory(sweep, worker_memory(n_workers, memory_limit))

@@ -71,6 +71,8 @@ N_MAX = 34
 BACKENDS = ("numpy", "cupy", "auto")
 DTYPES = ("complex128", "complex64")
 KINDS = ("first", "window", "random", "explicit")
+NOT_DIGESTED = ("cluster", "description")
+"""Top-level keys that do not change the numbers, so not the digest either."""
 
 _TOP_KEYS = ("name", "seed", "backend", "dtype", "description", "cluster", "experiment")
 _EXPERIMENT_KEYS = (
@@ -324,8 +326,9 @@ class Sweep:
     text: str = field(repr=False)
     """The exact source text."""
     digest: str
-    """SHA-256 of the parsed TOML (JSON, sorted keys): equal digests mean the same spec,
-    whatever the comments and layout; a store is resumed only by the same digest."""
+    """SHA-256 of the parsed TOML (JSON, sorted keys) without ``cluster`` and
+    ``description``: equal digests mean the same numbers, whatever the comments, layout,
+    cluster settings or description; a store is resumed only by the same digest."""
 
     @property
     def n_tasks(self) -> int:
@@ -478,7 +481,10 @@ def parse_spec(text: str, source: str = "<string>") -> Sweep:
         seen[experiment.name.lower()] = index
         experiments.append(experiment)
 
-    canonical = json.dumps(data, sort_keys=True, default=str)
+    # [cluster] and description say where and why, not what is computed: editing them
+    # must not stop a store from resuming.
+    numbers = {key: value for key, value in data.items() if key not in NOT_DIGESTED}
+    canonical = json.dumps(numbers, sort_keys=True, default=str)
     return Sweep(
         name=name,
         seed=seed,

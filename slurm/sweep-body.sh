@@ -21,6 +21,7 @@ EX_TEMPFAIL=75
 SPEC=${1:-$DEFAULT_SPEC}
 STORE=${2:-$DEFAULT_STORE}
 warned=0
+terminating=0
 driver_pid="" workers_pid="" scheduler_pid=""
 
 say() { printf '[sweep %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -36,6 +37,7 @@ on_warning() {
 
 # shellcheck disable=SC2317
 on_terminate() {
+    terminating=1 # SLURM signals every step: workers ending now is no crash
     say "SIGTERM: stopping"
     if [[ -n $driver_pid ]] && kill -0 "$driver_pid" 2>/dev/null; then
         kill -TERM "$driver_pid" 2>/dev/null # the main loop collects its status
@@ -149,6 +151,7 @@ else
     while kill -0 "$driver_pid" 2>/dev/null; do
         if ! kill -0 "$scheduler_pid" 2>/dev/null; then crashed=scheduler; fi
         if ! kill -0 "$workers_pid" 2>/dev/null; then crashed=workers; fi
+        if ((terminating)); then crashed=""; fi
         [[ -z $crashed ]] || break
         sleep 1
     done

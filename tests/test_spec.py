@@ -463,3 +463,15 @@ def test_unknown_architecture_lists_choices():
         parse_spec(MINIMAL.replace('"sn"', '"nope"'))
     for name in REGISTRY:
         assert name in str(info.value)
+
+
+def test_digest_ignores_cluster_table_and_description():
+    base = 'name = "d"\nseed = 1\n'
+    body = (
+        '[[experiment]]\nname = "e"\narchitecture = "sn"\nn = 6\nsamples = 1\n'
+        'measures = ["vn"]\n[experiment.subsystem]\nkind = "first"\nm = 1\n'
+    )
+    plain = parse_spec(base + body)
+    dressed = parse_spec(base + 'description = "why"\n[cluster]\nwalltime = "02:00:00"\n' + body)
+    assert plain.digest == dressed.digest
+    assert parse_spec(base.replace("seed = 1", "seed = 2") + body).digest != plain.digest
