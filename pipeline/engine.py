@@ -279,6 +279,7 @@ def open_client(
     """A ``distributed.Client`` on the requested cluster, closed on exit.
 
     ``gpu`` asks SLURM workers for one GPU each and a ``GPU`` resource (CuPy backend)."""
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler or scheduler_file:
@@ -307,14 +308,19 @@ def open_client(
     if cluster != "local":
         raise ValueError(f"unknown cluster {cluster!r}; use local, slurm or local-cuda")
     n_workers = workers or default_workers()
-    local = LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
-        memory_limit=worker_memory(n_workers, memory_limit),
-        dashboard_address=":0",
-        host="127.0.0.1",
-    )
+    # distributed sets MALLOC_TRIM_THRESHOLD_ in workers, which switches off glibc's
+    # dynamic mmap threshold: every multi-MB state vector then becomes a fresh mmap with
+    # page faults, and tasks ran 10-17 % slower than the same loop outside Dask
+    # (`nqs-ent bench sweep`). Our workers keep glibc's defaults.
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        local = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=worker_memory(n_workers, memory_limit),
+            dashboard_address=":0",
+            host="127.0.0.1",
+        )
     client = Client(local)
     try:
         yield client
