@@ -489,7 +489,7 @@ def snapshot_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for name, child in sorted(tree.children.items()):
         ds = child.to_dataset()
-        for var in sorted(ds.data_vars):
+        for var in sorted(str(v) for v in ds.data_vars):
             if var.startswith("S_") or var in ("site_order", "k"):
                 out[f"{name}/{var}"] = np.asarray(ds[var].values)
     return out
@@ -497,7 +497,7 @@ def snapshot_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
 def write_snapshot(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
     """Save :func:`snapshot_arrays` of a store to a compressed ``.npz`` file."""
-    np.savez_compressed(out, **snapshot_arrays(path))
+    np.savez_compressed(out, **snapshot_arrays(path))  # type: ignore[arg-type]
 
 
 def read_snapshot(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -49,8 +49,9 @@ def test_paper_runs_are_at_n_22_with_20_samples_and_10_windows():
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", host="127.0.0.1") as local:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
+    ) as local:
         yield local
 
 
@@ -59,8 +60,17 @@ def cluster():
 @pytest.mark.parametrize("path", QUICK, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_quick_twin_reproduces_reference(path, tmp_path, cluster, capsys):
     store = tmp_path / "store.zarr"
-    code = main(["run", str(path), "--store", str(store), "--scheduler",
-                 cluster.scheduler_address, "--no-progress"])
+    code = main(
+        [
+            "run",
+            str(path),
+            "--store",
+            str(store),
+            "--scheduler",
+            cluster.scheduler_address,
+            "--no-progress",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     reference = REFERENCE / f"{path.parent.name}_{path.stem}.npz"
     if UPDATE:
