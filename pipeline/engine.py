@@ -492,7 +492,8 @@ def _execute(
 def summary_table(path: Path, sweep: Sweep) -> str:
     """Mean +- standard error (over samples, of the mean over windows) of the first
     measure at the largest size of each ``(experiment, n, grid point)``."""
-    from pipeline.compute import mean_and_error
+    from pipeline.analysis import ensemble_stats
+    from pipeline.spec import measure_variable
 
     tree = store.load(path)
     lines = [
@@ -502,41 +503,22 @@ def summary_table(path: Path, sweep: Sweep) -> str:
     for experiment in sweep.experiments:
         ds = tree[experiment.name].ds
         measure = experiment.measures[0]
-        from pipeline.spec import measure_variable
-
-        variable = ds[measure_variable(measure)]
+        stats = ensemble_stats(ds[measure_variable(measure)])
+        keys = [key for key, _ in experiment.hyper_axes]
         for n_index, n in enumerate(experiment.n):
             m = max(experiment.subsystem.sizes(n))
             for grid_index, _ in experiment.grid():
-                lead = {
-                    "n": n_index,
-                    **{
-                        key: i
-                        for (key, _), i in zip(experiment.hyper_axes, grid_index, strict=True)
-                    },
-                }
-                values = variable.isel(lead).sel(m=m).values  # (sample, window)
-                with np.errstate(all="ignore"):
-                    per_sample = (
-                        np.nanmean(values, axis=-1)
-                        if np.isfinite(values).any()
-                        else np.full(values.shape[0], np.nan)
-                    )
-                mean, error = mean_and_error(per_sample[np.isfinite(per_sample)])
-                point = (
-                    ",".join(
-                        f"{key}={axis[i]}"
-                        for (key, axis), i in zip(experiment.hyper_axes, grid_index, strict=True)
-                    )
-                    or "-"
+                lead = {"n": n_index, **dict(zip(keys, grid_index, strict=True))}
+                point = ",".join(
+                    f"{key}={ds[key].values[i]}" for key, i in zip(keys, grid_index, strict=True)
                 )
-                k = int(ds["k"].isel(lead).values)
-                done = int(ds["done"].isel(lead).values.sum())
-                blocks = ds.sizes["block"]
+                k = int(ds["k"].isel(lead))
+                done = int(ds["done"].isel(lead).sum())
+                row = stats.isel(lead).sel(m=m)
                 lines.append(
-                    f"{experiment.name:<18} {n:>3} {point[:22]:<22} "
+                    f"{experiment.name:<18} {n:>3} {(point or '-')[:22]:<22} "
                     f"{(k if k >= 0 else '-'):>5} {m:>3}  {measure:<8} "
-                    f"{_fmt(mean):>8} {_fmt(error):>8}  {done}/{blocks}"
+                    f"{_fmt(row['mean']):>8} {_fmt(row['se']):>8}  {done}/{ds.sizes['block']}"
                 )
     return "\n".join(lines)
 
