@@ -324,8 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks, printed with ratios to baselines")
     which = bench.add_subparsers(dest="benchmark", required=True, parser_class=_Parser)
-    from pipeline import bench_sweep
+    from pipeline import bench, bench_sweep
 
+    p = which.add_parser("spectra", help="half-cut entropy: our kernel, SVD, quimb, floor")
+    bench.add_arguments(p)
+    p.set_defaults(func=bench.main_spectra)
+    p = which.add_parser("nested", help="nested windows against one spectrum per window")
+    bench.add_nested_arguments(p)
+    p.set_defaults(func=bench.main_nested)
     p = which.add_parser("sweep", help="Dask efficiency against a single-process loop")
     bench_sweep.add_arguments(p)
     p.set_defaults(func=bench_sweep.main_sweep)
