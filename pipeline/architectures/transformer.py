@@ -101,8 +101,9 @@ def check(n: int, hyper: TransformerHyper) -> None:
     if missing:
         warnings.warn(
             f"transformer: patches (patch = {hyper.patch}, stride = {hyper.stride}) leave "
-            f"sites {', '.join(map(str, missing))} of n = {n} uncovered; psi does not "
-            "depend on them",
+            f"{'site' if len(missing) == 1 else 'sites'} {', '.join(map(str, missing))} of "
+            f"n = {n} uncovered; psi does not depend on "
+            f"{'it' if len(missing) == 1 else 'them'}",
             UserWarning,
             stacklevel=2,
         )
