@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.cli import _positive
+
 METHODS = ("kernel", "floor", "svd", "quimb")
 # (name, numerator, denominator, comparison, bound): the targets at the largest n.
 TARGETS = (
@@ -402,16 +404,6 @@ def _int_list(text: str) -> list[int]:
     if not values or any(v < 2 for v in values):
         raise argparse.ArgumentTypeError(f"expected qubit counts >= 2 like 20,22,24, got {text!r}")
     return values
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
 
 
 def _method_list(text: str) -> list[str]:

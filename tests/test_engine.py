@@ -66,6 +66,20 @@ def write_spec(tmp_path: Path, block: int = 2, block2: int = 2, name: str = "spe
     return path
 
 
+def run_args(spec: Path, store: Path, cluster: LocalCluster, *extra: str) -> list[str]:
+    """``nqs-ent run`` arguments for a sweep on the shared test cluster."""
+    return [
+        "run",
+        str(spec),
+        "--store",
+        str(store),
+        "--scheduler",
+        cluster.scheduler_address,
+        "--no-progress",
+        *extra,
+    ]
+
+
 def assert_same_results(a: Path, b: Path) -> None:
     tree_a, tree_b = load(a), load(b)
     for group, names in VARIABLES.items():
@@ -165,17 +179,7 @@ def test_one_and_two_workers_agree(tmp_path, reference):
 
 def test_interrupted_then_resumed_is_identical(tmp_path, reference, cluster, capsys):
     spec, store = write_spec(tmp_path), tmp_path / "resumed.zarr"
-    args = [
-        "run",
-        str(spec),
-        "--store",
-        str(store),
-        "--scheduler",
-        cluster.scheduler_address,
-        "--no-progress",
-        "--max-in-flight",
-        "1",
-    ]
+    args = run_args(spec, store, cluster, "--max-in-flight", "1")
     assert main([*args, "--stop-after", "3"]) == 75
     capsys.readouterr()
     done_before = sum(int(load(store)[g].ds.done.sum()) for g in VARIABLES)
@@ -188,15 +192,7 @@ def test_interrupted_then_resumed_is_identical(tmp_path, reference, cluster, cap
 
 def test_truncated_chunk_is_recomputed(tmp_path, reference, cluster, capsys):
     spec, store = write_spec(tmp_path), tmp_path / "damaged.zarr"
-    args = [
-        "run",
-        str(spec),
-        "--store",
-        str(store),
-        "--scheduler",
-        cluster.scheduler_address,
-        "--no-progress",
-    ]
+    args = run_args(spec, store, cluster)
     assert main(args) == 0
     chunk = store / "sn" / "S_vn" / "c" / "1" / "0" / "0" / "1" / "0"
     assert chunk.is_file()
