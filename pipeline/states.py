@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.architectures.base import Architecture, Params
-from pipeline.xp import real_dtype
+from pipeline.xp import is_numpy, real_dtype
 
 DEFAULT_BATCH = 1 << 16
 
@@ -40,11 +40,13 @@ def full_state(
     hyper: Any,
     xp: Any,
     dtype: Any = None,
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int | None = None,
 ) -> Any:
     """Evaluate ``psi`` on all ``2^n`` configurations and normalise it.
 
-    Configurations are evaluated in batches of ``batch_size``. For log-amplitude
+    Configurations are evaluated in batches of ``batch_size`` (default: the
+    architecture's ``host_batch`` under NumPy, else ``DEFAULT_BATCH``); the batch size
+    does not change the result. For log-amplitude
     architectures the maximum real part is subtracted before exponentiating, so states
     whose log-amplitudes exceed the floating-point range still normalise. Amplitude
     architectures are scaled by their largest modulus before the norm is taken.
@@ -54,6 +56,8 @@ def full_state(
     state.
     """
     dtype = xp.complex128 if dtype is None else dtype
+    if batch_size is None:
+        batch_size = (architecture.host_batch if is_numpy(xp) else None) or DEFAULT_BATCH
     rdtype = real_dtype(xp, dtype)
     dim = 1 << n
     chunks = []

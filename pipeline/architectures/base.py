@@ -60,6 +60,10 @@ class Architecture:
     """Optional validation of ``n`` against the hyperparameters."""
     reference: bool = False
     """True for reference states (product, GHZ, Haar, MPS) that are not networks."""
+    host_batch: int | None = None
+    """Configurations per ``evaluate`` call on the host (NumPy), when smaller batches than
+    the default keep wide intermediates in cache; GPUs always get the large default. Use a
+    multiple of 64: BLAS may round differently for odd-sized batches."""
 
     def hyper(self, **values: Any) -> Any:
         """Hyperparameters from keyword arguments (see :func:`make_hyper`)."""

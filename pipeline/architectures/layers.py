@@ -40,8 +40,15 @@ def to_namespace(params: dict[str, np.ndarray], xp: Any, real_dtype: Any) -> dic
 
 
 def linear(x: Any, weight: Any, bias: Any, xp: Any) -> Any:
-    """``W @ x + b`` applied to a batch: ``x`` is ``(..., n_in)``, result ``(..., n_out)``."""
-    return xp.matmul(x, xp.matrix_transpose(weight)) + bias
+    """``W @ x + b`` applied to a batch: ``x`` is ``(..., n_in)``, result ``(..., n_out)``.
+
+    Leading axes are flattened first, so the product is one GEMM rather than a stack of
+    small ones (about 3x faster for the transformer's ``(batch, T, d)`` activations; the
+    last bit can differ from the stacked product)."""
+    lead = x.shape[:-1]
+    flat = xp.reshape(x, (-1, x.shape[-1])) if len(lead) > 1 else x
+    out = xp.matmul(flat, xp.matrix_transpose(weight)) + bias
+    return xp.reshape(out, (*lead, weight.shape[0])) if len(lead) > 1 else out
 
 
 def check_positive(name: str, value: float, *, strict: bool = True) -> None:

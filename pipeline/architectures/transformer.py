@@ -238,5 +238,8 @@ TRANSFORMER = register(
         k=k,
         log_amplitude=True,
         check=check,
+        # (batch, T, 2d) activations of 1024 configurations fit in L2/L3: 1.6x faster
+        # than 65536 at n = 22, T = 4, d = 32.
+        host_batch=1024,
     )
 )
