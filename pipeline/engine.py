@@ -207,6 +207,15 @@ def _signals_handled(flag: _StopFlag) -> Iterator[None]:
             signal.signal(number, handler)
 
 
+POLL_SECONDS = 0.5
+"""How often the submission loop wakes to check for a stop signal while tasks run."""
+
+
+def executing_keys(dask_worker: Any) -> list[str]:
+    """Keys of the tasks a worker is running right now (run on workers via ``client.run``)."""
+    return [task.key for task in dask_worker.state.executing]
+
+
 def submit_bounded(
     tasks: list[Task],
     make_future: Callable[[Task], Any],
@@ -214,40 +223,56 @@ def submit_bounded(
     on_result: Callable[[Task, dict[str, Any] | None, BaseException | None], None],
     flag: _StopFlag,
     stop_after: int | None = None,
+    withdraw: Callable[[list[Any]], None] | None = None,
 ) -> bool:
     """Keep at most ``max_in_flight`` tasks on the cluster until all are done, or until
-    ``flag.stop`` is set (then the running ones are awaited). Returns whether it stopped
+    ``flag.stop`` is set. Then ``withdraw(futures)`` is called once, within
+    ``POLL_SECONDS``, to cancel the submitted tasks that have not started; the running ones
+    are awaited. Cancelled futures are dropped silently. Returns whether it stopped
     early."""
-    from distributed import as_completed
+    from distributed import wait
+    from distributed.client import FuturesCancelledError
 
     queue = iter(tasks)
     futures: dict[Any, Task] = {}
-    pool = as_completed()
 
     def top_up() -> None:
         while not flag.stop and len(futures) < max_in_flight:
             task = next(queue, None)
             if task is None:
                 return
-            future = make_future(task)
-            futures[future] = task
-            pool.add(future)
+            futures[make_future(task)] = task
 
     top_up()
-    finished = 0
-    for future in pool:
-        task = futures.pop(future)
+    finished = dropped = 0
+    withdrawn = False
+    while futures:
+        if flag.stop and not withdrawn:
+            withdrawn = True
+            if withdraw is not None:
+                withdraw(list(futures))
         try:
-            result = future.result()
-        except Exception as error:  # the task's own error, reported per task
-            on_result(task, None, error)
-        else:
-            on_result(task, result, None)
-        finished += 1
-        if stop_after is not None and finished >= stop_after:
-            flag.stop = True
+            done = wait(list(futures), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED").done
+        except TimeoutError:
+            continue
+        except FuturesCancelledError:
+            done = {future for future in futures if future.done()}
+        for future in done:
+            task = futures.pop(future)
+            if future.cancelled():
+                dropped += 1
+                continue
+            try:
+                result = future.result()
+            except Exception as error:  # the task's own error, reported per task
+                on_result(task, None, error)
+            else:
+                on_result(task, result, None)
+            finished += 1
+            if stop_after is not None and finished >= stop_after:
+                flag.stop = True
         top_up()
-    return flag.stop and next(queue, None) is not None
+    return flag.stop and (dropped > 0 or next(queue, None) is not None)
 
 
 def default_workers() -> int:
@@ -475,11 +500,25 @@ def _execute(
                 report.task_seconds += result["seconds"]
             bar.update(1)
 
+        def withdraw(futures: list[Any]) -> None:
+            try:
+                running = {key for keys in client.run(executing_keys).values() for key in keys}
+            except Exception as error:  # an old or foreign worker: wait for everything
+                log.warning("could not ask the workers what runs (%s); waiting for all", error)
+                return
+            waiting = [future for future in futures if future.key not in running]
+            client.cancel(waiting)
+            log.warning(
+                "withdrew %d submitted tasks that had not started; waiting for %d running",
+                len(waiting),
+                len(futures) - len(waiting),
+            )
+
         submitted = time.perf_counter()
         with bar:
             try:
                 report.interrupted = submit_bounded(
-                    todo, make_future, in_flight, on_result, flag, stop_after
+                    todo, make_future, in_flight, on_result, flag, stop_after, withdraw
                 )
             except Abandon:
                 report.interrupted = True

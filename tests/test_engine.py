@@ -6,6 +6,7 @@ other value must match to the last bit).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -369,6 +370,42 @@ def test_driver_sigkill_then_rerun(tmp_path):
             np.moveaxis(values[:, 0], 0, 1)
         )
     np.testing.assert_array_equal(load(store)["sn"].ds.S_vn.values, expected)
+
+
+@pytest.mark.slow
+def test_stop_signal_withdraws_tasks_that_have_not_started(tmp_path):
+    """SIGTERM: the driver cancels the submitted tasks no worker has started, lets the
+    running one finish, and exits 75 without waiting for the rest of its queue."""
+    spec_path, store = tmp_path / "slow.toml", tmp_path / "stopped.zarr"
+    spec_path.write_text(SLOW_SPEC)
+    command = [
+        *(sys.executable, "-m", "pipeline.cli", "run", str(spec_path), "--store", str(store)),
+        *("--workers", "1", "--no-progress", "--max-in-flight", "8"),
+    ]
+    driver = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        done = np.zeros(1)
+        while time.monotonic() < deadline and done.sum() < 2:
+            time.sleep(0.05)
+            with contextlib.suppress(Exception):
+                done = np.asarray(zarr.open_array(str(store), path="sn/done", mode="r")[...])
+        at_signal = int(done.sum())
+        driver.send_signal(signal.SIGTERM)
+        _, err = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+    assert driver.returncode == 75, err
+    assert "SIGTERM: submitting no more tasks" in err
+    match = re.search(r"withdrew (\d+) submitted tasks that had not started", err)
+    assert match and int(match.group(1)) >= 5, err  # 8 in flight, at most 2 on the worker
+    final = int(np.asarray(zarr.open_array(str(store), path="sn/done", mode="r")[...]).sum())
+    assert at_signal <= final <= at_signal + 2, (at_signal, final)
+    assert "run the same command again to resume" in err
 
 
 def test_submission_is_bounded(cluster):
