@@ -108,6 +108,9 @@ def test_jobqueue_slurmcluster_runs_a_task(tmp_path):
         assert client.submit(lambda x: x + 1, 1).result(timeout=30) == 2
         (worker,) = client.scheduler_info()["workers"]
         assert worker.startswith("tcp://127.0.0.1:")
+        # glibc's malloc defaults, not distributed's MALLOC_TRIM_THRESHOLD_ (see jobqueue_kwargs)
+        environ = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert environ == {worker: None}
     # Closing the cluster cancels its job.
     deadline = time.monotonic() + 30
     while run("squeue", "-h", "-n", kwargs["job_name"], "-o", "%i").stdout.strip():

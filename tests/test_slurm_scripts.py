@@ -19,6 +19,7 @@ import pytest
 
 from pipeline import slurm
 from pipeline.slurm import (
+    KEEP_MALLOC_DEFAULTS,
     SlurmOptions,
     jobqueue_kwargs,
     load_site_config,
@@ -530,7 +531,7 @@ def test_jobqueue_kwargs_for_the_site_config():
         "walltime": "01:00:00",
         "job_name": "nqs-ent-worker",
         "job_extra_directives": [],
-        "job_script_prologue": ["export OMP_NUM_THREADS=1"],
+        "job_script_prologue": ["export OMP_NUM_THREADS=1", *KEEP_MALLOC_DEFAULTS],
         "worker_extra_args": ["--lifetime", "3300s", "--lifetime-stagger", "150s"],
         "scheduler_options": {"dashboard_address": ":0"},
         "interface": "lo",
