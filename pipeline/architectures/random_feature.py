@@ -95,5 +95,8 @@ RANDOM_FEATURE = register(
         evaluate=evaluate,
         k=k,
         log_amplitude=False,
+        # (batch, N_h) features of 1024 configurations stay in cache: 1.3-1.6x faster than
+        # 65536 for N_h = 500-1000 at n = 22, with identical results.
+        host_batch=1024,
     )
 )
