@@ -73,7 +73,9 @@ EX_TEMPFAIL = 75
 KEEP_MALLOC_DEFAULTS = (
     "# Keep glibc's malloc defaults in the worker, as slurm/sweep.sbatch does: distributed's",
     "# MALLOC_TRIM_THRESHOLD_ made tasks 10-17 % slower. A DASK_CONFIG of your own wins.",
-    'if [ -z "${DASK_CONFIG:-}" ]; then export DASK_CONFIG="$(mktemp -d)" && '
+    "# (distributed also leaks the variable into any process that started a LocalCluster.)",
+    'if [ -z "${DASK_CONFIG:-}" ]; then unset MALLOC_TRIM_THRESHOLD_; '
+    'export DASK_CONFIG="$(mktemp -d)" && '
     "printf '%s\\n' distributed: '  nanny:' '    pre-spawn-environ:' "
     "'      MALLOC_TRIM_THRESHOLD_: null' >\"$DASK_CONFIG/nqs-ent.yaml\"; fi",
 )

@@ -99,8 +99,10 @@ SCHEDULER_FILE=$WORKDIR/scheduler.json
 mkdir -p "$WORKDIR" || fail "cannot create $WORKDIR"
 # Workers keep glibc's malloc defaults: distributed's MALLOC_TRIM_THRESHOLD_ switches off the
 # dynamic mmap threshold and made tasks 10-17 % slower (nqs-ent bench sweep). A DASK_CONFIG
-# of the user's own takes precedence.
+# of the user's own takes precedence. The variable itself is unset too: a process that once
+# started a LocalCluster has it in its environment, and sbatch would pass it on.
 if [[ -z ${DASK_CONFIG:-} ]]; then
+    unset MALLOC_TRIM_THRESHOLD_
     mkdir -p "$WORKDIR/dask-config"
     printf '%s\n' "distributed:" "  nanny:" "    pre-spawn-environ:" \
         "      MALLOC_TRIM_THRESHOLD_: null" >"$WORKDIR/dask-config/nqs-ent.yaml"
