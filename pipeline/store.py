@@ -267,8 +267,7 @@ class StoreLock:
             owner = os.read(fd, 4096).decode(errors="replace").strip() or "unknown process"
             os.close(fd)
             raise StoreError(
-                f"{self.store} is in use by another run ({owner}); wait for it to "
-                "finish or stop it"
+                f"{self.store} is in use by another run ({owner}); wait for it to finish or stop it"
             ) from None
         holder: dict[str, object] = {
             "host": socket.gethostname(),

@@ -104,7 +104,9 @@ def test_batch_size_does_not_change_the_state(name):
     params = arch.init(np.random.default_rng(4), n, hyper)
     whole = full_state(arch, params, n, hyper, NP, batch_size=2**n)
     for batch in (None, 64, 96):
-        np.testing.assert_array_equal(full_state(arch, params, n, hyper, NP, batch_size=batch), whole)
+        np.testing.assert_array_equal(
+            full_state(arch, params, n, hyper, NP, batch_size=batch), whole
+        )
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
