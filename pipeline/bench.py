@@ -272,7 +272,7 @@ def bench_spectra(
         _FACTORIES[method](random_state(8), 8)()
     for line in describe_blas():
         out(line)
-    rows = []
+    rows: list[dict[str, Any]] = []
     header = (
         f"{'n':>3} "
         + " ".join(f"{m + ' s':>9}" for m in METHODS if m in methods)

@@ -322,8 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     plots.add_arguments(p)
     p.set_defaults(func=plots.main_plot)
 
-    bench = sub.add_parser("bench", help="benchmarks, printed with ratios to baselines")
-    which = bench.add_subparsers(dest="benchmark", required=True, parser_class=_Parser)
+    bench_parser = sub.add_parser("bench", help="benchmarks, printed with ratios to baselines")
+    which = bench_parser.add_subparsers(dest="benchmark", required=True, parser_class=_Parser)
     from pipeline import bench, bench_sweep
 
     p = which.add_parser("spectra", help="half-cut entropy: our kernel, SVD, quimb, floor")
