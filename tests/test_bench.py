@@ -1,0 +1,41 @@
+"""Smoke tests of ``nqs-ent bench``: tiny sizes, so the numbers are noise and no speed is
+asserted. What must hold: every method is run and agrees with the others, each target gets
+a PASS or MISS verdict, and the exit status is 1 exactly when a target is missed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipeline.cli import main
+
+
+def test_bench_spectra_runs_every_method_and_gives_verdicts(capsys):
+    status = main(["bench", "spectra", "--sizes", "8,10", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert status == (1 if re.search(r"^MISS ", out, re.M) else 0), out
+    rows = re.findall(r"^\s*(8|10)\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+.*$", out, re.M)
+    assert rows == ["8", "10"], out
+    agreement = [float(x) for x in re.findall(r"\s(\d\.\de[-+]\d+)\s", out)]
+    assert len(agreement) == 2 and max(agreement) < 1e-12, out
+    assert len(re.findall(r"^(PASS|MISS) ", out, re.M)) == 3, out
+
+
+def test_bench_nested_agrees_with_direct_spectra(capsys):
+    assert main(["bench", "nested", "--n", "10", "--windows", "3"]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"max\|dp\| = (\S+)", out)
+    assert match and float(match.group(1)) < 1e-12, out
+
+
+@pytest.mark.slow
+def test_bench_sweep_reports_efficiency_and_overhead(capsys):
+    args = ["--tasks", "4", "--task-seconds", "0.2", "--tiny-tasks", "10", "--workers", "2"]
+    status = main(["bench", "sweep", *args])
+    out = capsys.readouterr().out
+    assert status == (1 if re.search(r"^target .*: MISS", out, re.M) else 0), out
+    for label in ("single-process loop", "2 plain processes", "dask, submission to end"):
+        assert label in out, out
+    assert re.search(r"per-task overhead: 10 tiny tasks .*: [\d.]+ ms per task", out), out
+    assert re.search(r"^target >= 90% efficiency .*: (PASS|MISS)", out, re.M), out
