@@ -223,17 +223,7 @@ def test_concurrent_run_is_refused(tmp_path, cluster, capsys):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        code = main(
-            [
-                "run",
-                str(spec),
-                "--store",
-                str(store),
-                "--scheduler",
-                cluster.scheduler_address,
-                "--no-progress",
-            ]
-        )
+        code = main(run_args(spec, store, cluster))
         err = capsys.readouterr().err.strip()
         assert code == 2
         assert len(err.splitlines()) == 1
@@ -303,6 +293,14 @@ windows = 8
 """
 
 
+def driver_command(spec: Path, store: Path, max_in_flight: int) -> list[str]:
+    """``nqs-ent run`` as a separate process with its own one-worker LocalCluster."""
+    return [
+        *(sys.executable, "-m", "pipeline.cli", "run", str(spec), "--store", str(store)),
+        *("--workers", "1", "--no-progress", "--max-in-flight", str(max_in_flight)),
+    ]
+
+
 def _done_chunks(store: Path) -> dict[str, int]:
     """mtime of the data chunk of every task flagged done."""
     done = np.asarray(zarr.open_array(str(store), path="sn/done", mode="r")[...])
@@ -321,20 +319,7 @@ def test_driver_sigkill_then_rerun(tmp_path):
     bit-identical to a plain in-process loop over the same tasks."""
     spec_path, store = tmp_path / "slow.toml", tmp_path / "killed.zarr"
     spec_path.write_text(SLOW_SPEC)
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline.cli",
-        "run",
-        str(spec_path),
-        "--store",
-        str(store),
-        "--workers",
-        "1",
-        "--no-progress",
-        "--max-in-flight",
-        "1",
-    ]
+    command = driver_command(spec_path, store, max_in_flight=1)
     driver = subprocess.Popen(
         command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -398,10 +383,7 @@ def test_stop_signal_withdraws_tasks_that_have_not_started(tmp_path):
     running one finish, and exits 75 without waiting for the rest of its queue."""
     spec_path, store = tmp_path / "stop.toml", tmp_path / "stopped.zarr"
     spec_path.write_text(STOP_SPEC)
-    command = [
-        *(sys.executable, "-m", "pipeline.cli", "run", str(spec_path), "--store", str(store)),
-        *("--workers", "1", "--no-progress", "--max-in-flight", "8"),
-    ]
+    command = driver_command(spec_path, store, max_in_flight=8)
     driver = subprocess.Popen(
         command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
