@@ -14,7 +14,7 @@ Figures:
 - :func:`plot_cosnet_hidden`: ``S`` at one ``|A|`` against ``N_h``, with Page's value;
 - :func:`plot_dicke`: the Dicke state's analytic curve against the numerical points;
 - :func:`plot_entropy_vs_n`: the half-cut ``S`` against ``n`` (log axis) with the fitted
-  ``S = a log n + b``;
+  ``S = a log n + b`` and the bound ``c k log n`` at the estimated ``c``;
 - :func:`plot_entropy_vs_k`: ``S`` against ``k`` with the fitted slope against ``log k``
   and the bound ``c k log n`` at the estimated ``c``.
 """
@@ -368,7 +368,11 @@ def plot_entropy_vs_n(source: Any, measure: str | None = None) -> Figure:
     ``|A| <= n/2`` (the half cut in the n-scans). One set of points (mean +- SE) per grid
     point and its weighted fit (dashed), whose slope ``a`` and 95% interval are in the
     legend (:func:`pipeline.analysis.fit_log_slope`). At fixed ``k`` the bound allows at
-    most ``a <= c k``. A Dicke experiment also gets its analytic half-cut curve.
+    most ``a <= c k``: the thin solid line of each grid point's colour is ``c k log n`` at
+    ``c`` = the experiment's largest ``S / (k log n)``
+    (:func:`pipeline.analysis.bound_constant`; one legend entry), so it touches the data at
+    that point and lies above all others; lines far above the data are cut off by the
+    y-range. A Dicke experiment also gets its analytic half-cut curve.
     """
     sets = experiments(source)
     measure = _measure(sets, measure)
@@ -381,12 +385,15 @@ def plot_entropy_vs_n(source: Any, measure: str | None = None) -> Figure:
         fit = fit_log_slope(top.drop_vars("m"), top_se.drop_vars("m"), dim="n")
         n_values = top["n"].values.astype(float)
         dense = np.geomspace(n_values.min(), n_values.max(), 50)
+        c_hat = float(bound_constant(ds, measure)) if "k" in ds else math.nan
+        highest = 0.0
         for label, selection in _grid_points(top, dims, name):
-            mean = top.sel(selection).values
+            mean, se = top.sel(selection).values, top_se.sel(selection).values
+            highest = max(highest, float(np.nanmax(mean + np.nan_to_num(se))))
             container = ax.errorbar(
                 n_values,
                 mean,
-                yerr=top_se.sel(selection).values,
+                yerr=se,
                 ls="none",
                 marker="o",
                 markersize=4,
@@ -400,6 +407,8 @@ def plot_entropy_vs_n(source: Any, measure: str | None = None) -> Figure:
             )
             if len(k_here) == 1 and min(k_here) > 0:
                 label = f"{label} (k = {min(k_here)})"
+                if math.isfinite(c_hat):
+                    ax.plot(dense, c_hat * min(k_here) * np.log(dense), "-", lw=1, color=colour)
             text = f"{label}: a = {slope:.3f} [{low:.3f}, {high:.3f}]"
             ax.plot(
                 dense,
@@ -411,6 +420,9 @@ def plot_entropy_vs_n(source: Any, measure: str | None = None) -> Figure:
         if ds.attrs.get("architecture") == "dicke":
             reference = dicke_reference(top["n"], top["m"])
             ax.plot(n_values, reference.values, "k:", lw=1, label="Dicke, analytic")
+        if math.isfinite(c_hat):
+            ax.plot([], [], "k-", lw=1, label=f"c k log n, c = {c_hat:.3f}")
+            ax.set_ylim(top=1.15 * highest)
         _integer_log_axis(ax, n_values)
         ax.set_xlabel(axis_label(ds["n"], "n"))
         ax.set_ylabel(axis_label(ds[measure], measure))

@@ -150,12 +150,26 @@ def test_entropy_vs_n_panels_fits_and_labels(trees):
         assert len(points) == (1 if name == "dicke" else 2)
         assert list(points[0].lines[0].get_xdata()) == [8, 10, 12, 14]
         texts = legend_texts(ax)
-        assert all(" a = " in t for t in texts if "analytic" not in t)
+        c_hat = float(bound_constant(trees["vs_n"][name].ds))
+        assert texts[-1] == f"c k log n, c = {c_hat:.3f}"
+        assert all(" a = " in t for t in texts[:-1] if "analytic" not in t)
+        # one bound line c k log n per grid point, in its colour, never below its points
+        solid = [line for line in ax.lines if line.get_linestyle() == "-"]
+        bounds = [line for line in solid if len(line.get_xdata())]
+        assert len(bounds) == len(points)
+        for i, (bound, container) in enumerate(zip(bounds, points, strict=True)):
+            k = int(texts[i].split("(k = ")[1].split(")")[0])
+            n, y = bound.get_xdata(), bound.get_ydata()
+            np.testing.assert_allclose(y, c_hat * k * np.log(n), rtol=1e-12)
+            data = container.lines[0]
+            assert bound.get_color() == data.get_color()
+            n_data = data.get_xdata()
+            assert np.all(data.get_ydata() <= c_hat * k * np.log(n_data) + 1e-12)
     assert legend_texts(axes[0])[0].startswith("tanh (k = 1): a = ")
     assert legend_texts(axes[1])[1].startswith("sin (k = 6): a = ")
     # the Dicke panel: slope near 1/2 (S ~ (1/2) log(pi e n / 8)) and the analytic curve
     dicke_texts = legend_texts(axes[4])
-    assert dicke_texts[-1] == "Dicke, analytic"
+    assert dicke_texts[-2] == "Dicke, analytic"
     slope = float(dicke_texts[0].split("a = ")[1].split()[0])
     assert 0.4 < slope < 0.5
 
