@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -338,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a process killed by SIGPIPE (128 + 13)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -356,10 +361,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for noisy in ("distributed", "tornado", "bokeh"):
             logging.getLogger(noisy).setLevel(logging.INFO if args.verbose else logging.ERROR)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # so a closed pipe shows up here, not at interpreter exit
+        return status
     except _input_errors() as error:
         print(f"nqs-ent: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `nqs-ent status STORE | head`: the reader left early
+        # Python's documented idiom: stdout to devnull so the final flush is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

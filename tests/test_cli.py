@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -215,6 +216,21 @@ def test_status(existing_store, capsys):
     assert main(["status", str(existing_store)]) == 0
     out = capsys.readouterr().out
     assert "sn" in out and "2/2" in out
+
+
+def test_status_into_a_closed_pipe_is_quiet(existing_store):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `nqs-ent status STORE | head` after head has exited
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", "status", str(existing_store)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141 and result.stderr == ""
 
 
 def test_console_script_exit_status(tmp_path):
