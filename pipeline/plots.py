@@ -384,11 +384,14 @@ def plot_entropy_vs_n(source: Any, measure: str | None = None) -> Figure:
         dims = hyper_dims(top)
         fit = fit_log_slope(top.drop_vars("m"), top_se.drop_vars("m"), dim="n")
         n_values = top["n"].values.astype(float)
-        dense = np.geomspace(n_values.min(), n_values.max(), 50)
         c_hat = float(bound_constant(ds, measure)) if "k" in ds else math.nan
         highest = 0.0
         for label, selection in _grid_points(top, dims, name):
             mean, se = top.sel(selection).values, top_se.sel(selection).values
+            measured = n_values[np.isfinite(mean)]  # a partial store may lack the largest n
+            if measured.size == 0:
+                continue
+            dense = np.geomspace(measured.min(), measured.max(), 50)
             highest = max(highest, float(np.nanmax(mean + np.nan_to_num(se))))
             container = ax.errorbar(
                 n_values,

@@ -174,6 +174,16 @@ def test_entropy_vs_n_panels_fits_and_labels(trees):
     assert 0.4 < slope < 0.5
 
 
+def test_entropy_vs_n_lines_end_at_the_largest_measured_n(trees):
+    ds = trees["vs_n"]["sn"].to_dataset()
+    partial = ds.assign(S_vn=ds["S_vn"].where(ds["n"] < 14))  # a sweep stopped before n = 14
+    ax = plot_entropy_vs_n({"sn": partial}).axes[0]
+    drawn = [line for line in ax.lines if line.get_linestyle() in ("-", "--")]
+    drawn = [line for line in drawn if len(line.get_xdata())]  # not the legend's proxy
+    assert len(drawn) == 4  # per activation: the fit and the bound
+    assert all(line.get_xdata().max() == pytest.approx(12) for line in drawn)
+
+
 def test_entropy_vs_k_panels_and_bound_line(trees):
     figure = plot_entropy_vs_k(trees["vs_k"])
     axes = figure.axes
