@@ -186,6 +186,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         backend=args.backend,
         max_in_flight=args.max_in_flight,
         stop_after=args.stop_after,
+        only=args.only,
         show_progress=not args.no_progress,
         echo=lambda line: print(line, file=sys.stderr, flush=True),
     )
@@ -304,6 +305,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=None,
         help="stop after this many tasks (exit 75; rerun to resume)",
+    )
+    p.add_argument(
+        "--only",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="run only these experiments of the spec (into the same store; "
+        "a later run without --only computes the rest)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)

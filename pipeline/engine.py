@@ -16,7 +16,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from pipeline import store
 from pipeline.architectures import get_architecture
 from pipeline.compute import SubsystemPlan, sample_entropies
 from pipeline.plan import Task, check_memory, format_bytes, iter_tasks
-from pipeline.spec import Experiment, Sweep, parse_spec
+from pipeline.spec import Experiment, SpecError, Sweep, parse_spec
 from pipeline.xp import complex_dtype, namespace, resolve_backend
 
 log = logging.getLogger("nqs_ent")
@@ -144,17 +144,37 @@ class RunReport:
         return EXIT_INTERRUPTED if self.interrupted else EXIT_OK
 
 
-def pending_tasks(path: Path, sweep: Sweep) -> tuple[list[Task], int, int]:
+def select_experiments(sweep: Sweep, only: Sequence[str] | None) -> set[int]:
+    """Indices of the experiments named in ``only`` (all of them when ``only`` is None)."""
+    if only is None:
+        return {e.index for e in sweep.experiments}
+    names = {e.name: e.index for e in sweep.experiments}
+    unknown = [name for name in only if name not in names]
+    if unknown or not only:
+        raise SpecError(
+            f"--only: no experiment {', '.join(map(repr, unknown)) or 'given'} in spec "
+            f"{sweep.name!r} (its experiments: {', '.join(names)})"
+        )
+    return {names[name] for name in only}
+
+
+def pending_tasks(
+    path: Path, sweep: Sweep, selected: set[int] | None = None
+) -> tuple[list[Task], int, int]:
     """Tasks still to run, with the counts of done tasks skipped and damaged ones redone.
 
+    Only the experiments whose indices are in ``selected`` are considered (default all).
     A task flagged done whose chunks do not decode or lack values (a truncated or deleted
     chunk file) is cleared and redone.
     """
     todo: list[Task] = []
     skipped = repaired = 0
-    done = {e.index: store.read_done(path, e) for e in sweep.experiments}
-    damaged = {e.index: store.damaged_tasks(path, e, done[e.index]) for e in sweep.experiments}
+    chosen = [e for e in sweep.experiments if selected is None or e.index in selected]
+    done = {e.index: store.read_done(path, e) for e in chosen}
+    damaged = {e.index: store.damaged_tasks(path, e, done[e.index]) for e in chosen}
     for task in iter_tasks(sweep):
+        if task.experiment not in done:
+            continue
         lead = (*store.task_index(task), task.block)
         if done[task.experiment][lead] and lead not in damaged[task.experiment]:
             skipped += 1
@@ -373,10 +393,14 @@ def run_sweep(
     backend: str | None = None,
     max_in_flight: int | None = None,
     stop_after: int | None = None,
+    only: Sequence[str] | None = None,
     show_progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> RunReport:
     """Run (or resume) ``sweep`` into the store at ``path``.
+
+    ``only`` restricts the run to the named experiments; the store is still the whole
+    spec's, and a later run without ``only`` computes the rest.
 
     Order of events: the store is checked (read-only) and locked; the largest task is
     checked against the workers' memory; only then is the store created or resumed and
@@ -386,6 +410,7 @@ def run_sweep(
     worker, or the backend is unavailable.
     """
     started = time.perf_counter()
+    selected = select_experiments(sweep, only)
     local = not scheduler and not scheduler_file and cluster == "local"
     # Remote workers resolve the backend where they run (a login node may have no GPU);
     # a local run checks it here, before anything is written.
@@ -398,7 +423,11 @@ def run_sweep(
     store.check_compatible(path, sweep)  # read-only: refuse before touching anything
     if local:
         echo(f"plan: {sweep.n_tasks} tasks, largest about {format_bytes(peak)} per task")
-    report = RunReport(total=sweep.n_tasks)
+    if only is not None:
+        names = ", ".join(e.name for e in sweep.experiments if e.index in selected)
+        echo(f"only: {names}")
+    todo = [task for task in iter_tasks(sweep) if task.experiment in selected]
+    report = RunReport(total=len(todo))
     client_options: dict[str, Any] = dict(
         scheduler=scheduler,
         scheduler_file=scheduler_file,
@@ -417,10 +446,9 @@ def run_sweep(
                 check_memory(sweep, min(limit for limit in limits if limit))
         if store.check_compatible(path, sweep) == "create":
             store.create(path, sweep)
-            todo = list(iter_tasks(sweep))
             echo(f"store: created {path}")
         else:
-            todo, report.skipped, report.repaired = pending_tasks(path, sweep)
+            todo, report.skipped, report.repaired = pending_tasks(path, sweep, selected)
             echo(
                 f"store: resuming {path}: {report.skipped} of {report.total} tasks already "
                 f"done and skipped, {len(todo)} to run"

@@ -172,6 +172,20 @@ def test_different_spec_is_refused(tmp_path, existing_store, capsys):
     assert snapshot(existing_store) == before
 
 
+def test_unknown_only_experiment_is_refused(tmp_path, existing_store, capsys):
+    good = tmp_path / "good.toml"
+    good.write_text(GOOD)
+    before = snapshot(existing_store)
+    capsys.readouterr()
+    for only in ("sn,nosuch", ","):
+        code = main(["run", str(good), "--store", str(existing_store), "--only", only])
+        assert code == 2
+        error = _one_line_error(capsys)
+        assert "--only" in error and "its experiments: sn" in error
+    assert "'nosuch'" in error or "given" in error
+    assert snapshot(existing_store) == before
+
+
 def test_foreign_directory_is_refused(tmp_path, capsys):
     good = tmp_path / "good.toml"
     good.write_text(GOOD)

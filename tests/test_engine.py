@@ -191,6 +191,23 @@ def test_interrupted_then_resumed_is_identical(tmp_path, reference, cluster, cap
     assert_same_results(reference, store)
 
 
+def test_only_runs_the_named_experiment_and_a_full_run_the_rest(
+    tmp_path, reference, cluster, capsys
+):
+    spec, store = write_spec(tmp_path), tmp_path / "only.zarr"
+    args = run_args(spec, store, cluster)
+    assert main([*args, "--only", "mlp"]) == 0
+    err = capsys.readouterr().err
+    assert "only: mlp" in err and "run: 6 computed, 0 skipped" in err
+    tree = load(store)
+    assert int(tree["mlp"].ds.done.sum()) == 6 and int(tree["sn"].ds.done.sum()) == 0
+    assert main([*args, "--only", "mlp"]) == 0
+    assert "6 of 6 tasks already done and skipped, 0 to run" in capsys.readouterr().err
+    assert main(args) == 0
+    assert "6 of 18 tasks already done and skipped, 12 to run" in capsys.readouterr().err
+    assert_same_results(reference, store)
+
+
 def test_truncated_chunk_is_recomputed(tmp_path, reference, cluster, capsys):
     spec, store = write_spec(tmp_path), tmp_path / "damaged.zarr"
     args = run_args(spec, store, cluster)
