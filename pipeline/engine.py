@@ -158,18 +158,17 @@ def select_experiments(sweep: Sweep, only: Sequence[str] | None) -> set[int]:
     return {names[name] for name in only}
 
 
-def pending_tasks(
-    path: Path, sweep: Sweep, selected: set[int] | None = None
-) -> tuple[list[Task], int, int]:
+def pending_tasks(path: Path, sweep: Sweep, selected: set[int]) -> tuple[list[Task], int, int]:
     """Tasks still to run, with the counts of done tasks skipped and damaged ones redone.
 
-    Only the experiments whose indices are in ``selected`` are considered (default all).
+    Only the experiments whose indices are in ``selected`` are considered
+    (:func:`select_experiments`).
     A task flagged done whose chunks do not decode or lack values (a truncated or deleted
     chunk file) is cleared and redone.
     """
     todo: list[Task] = []
     skipped = repaired = 0
-    chosen = [e for e in sweep.experiments if selected is None or e.index in selected]
+    chosen = [e for e in sweep.experiments if e.index in selected]
     done = {e.index: store.read_done(path, e) for e in chosen}
     damaged = {e.index: store.damaged_tasks(path, e, done[e.index]) for e in chosen}
     for task in iter_tasks(sweep):

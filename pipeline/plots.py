@@ -384,7 +384,7 @@ def plot_entropy_vs_n(source: Any, measure: str | None = None) -> Figure:
         dims = hyper_dims(top)
         fit = fit_log_slope(top.drop_vars("m"), top_se.drop_vars("m"), dim="n")
         n_values = top["n"].values.astype(float)
-        c_hat = float(bound_constant(ds, measure)) if "k" in ds else math.nan
+        c_hat = float(bound_constant(ds, measure))  # NaN without k (reference states)
         highest = 0.0
         for label, selection in _grid_points(top, dims, name):
             mean, se = top.sel(selection).values, top_se.sel(selection).values
