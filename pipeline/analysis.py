@@ -34,7 +34,7 @@ import xarray as xr
 
 from pipeline.references import dicke_entropy, page_entropy
 
-RESERVED_DIMS = ("n", "m", "sample", "window", "site", "block")
+RESERVED_DIMS = ("n", "m", "sample", "window", "site", "block", "file")
 """Store dimensions that are not hyperparameters (as in :mod:`pipeline.store`)."""
 
 FIT_FIELDS = (
@@ -162,6 +162,31 @@ def ensemble_stats(da: xr.DataArray, dim: str = "sample", window_dim: str = "win
     se.attrs = {**attrs, "long_name": f"standard error of {long_name}"}
     count.attrs = {"long_name": f"samples with a finite {long_name}", "units": "1"}
     return xr.Dataset({"mean": mean, "se": se, "count": count})
+
+
+def status_counts(ds: xr.Dataset) -> dict[str, int]:
+    """Samples per status (``ok``, ``pending``, ``zero``, ``nonfinite``; see
+    :data:`pipeline.compute.SAMPLE_STATUS`) of one experiment's Dataset.
+
+    Stores written before per-sample status existed count every sample of a done task
+    as ``ok`` (their tasks failed as a whole otherwise) and the rest as ``pending``.
+
+    >>> ds = xr.Dataset({"sample_status": ("sample", np.array([1, 1, 3, 0], np.int8))})
+    >>> ds["sample_status"].attrs["flag_meanings"] = "pending ok zero nonfinite"
+    >>> status_counts(ds)
+    {'pending': 1, 'ok': 2, 'zero': 0, 'nonfinite': 1}
+    """
+    if "sample_status" not in ds:
+        done = np.asarray(ds["done"].values)
+        samples = int(ds.sizes["sample"])
+        per_task = int(ds.attrs.get("samples_per_task", samples))
+        block = np.arange(done.shape[-1])
+        sizes = np.minimum(per_task, samples - block * per_task)  # samples per task block
+        ok = int(np.sum(done * sizes))
+        return {"pending": done[..., 0].size * samples - ok, "ok": ok}
+    codes = np.asarray(ds["sample_status"].values)
+    names = str(ds["sample_status"].attrs.get("flag_meanings", "")).split()
+    return {name: int(np.sum(codes == code)) for code, name in enumerate(names)}
 
 
 # -------------------------------------------------------------------------------- fits

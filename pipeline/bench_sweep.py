@@ -66,9 +66,9 @@ def loop_seconds(sweep: Sweep, path: Path) -> float:
     started = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
         for task in iter_tasks(sweep):
-            values, orders = compute_task(sweep, task, "numpy")
+            values, orders, status = compute_task(sweep, task, "numpy")
             experiment = sweep.experiments[task.experiment]
-            store.write_task(path, experiment, task, values, orders, token=sweep.digest)
+            store.write_task(path, experiment, task, values, orders, status, token=sweep.digest)
     return time.perf_counter() - started
 
 
@@ -81,9 +81,11 @@ def _loop_part(args: tuple[str, str, int, int]) -> float:
     tasks = list(iter_tasks(sweep))[offset::stride]
     with threadpool_limits(limits=1, user_api="blas"):
         for task in tasks:
-            values, orders = compute_task(sweep, task, "numpy")
+            values, orders, status = compute_task(sweep, task, "numpy")
             experiment = sweep.experiments[task.experiment]
-            store.write_task(Path(path), experiment, task, values, orders, token=sweep.digest)
+            store.write_task(
+                Path(path), experiment, task, values, orders, status, token=sweep.digest
+            )
     return 0.0
 
 

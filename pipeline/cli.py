@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -16,7 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
+
 from pipeline.engine import EXIT_USAGE
+from pipeline.errors import excerpt as _excerpt
+from pipeline.errors import one_line
 
 DEFAULT_RUNS = Path("data/runs")
 
@@ -26,21 +31,39 @@ class UsageError(Exception):
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
+    from pipeline.engine import ClusterError
     from pipeline.plan import PlanError
     from pipeline.spec import SpecError
     from pipeline.store import StoreError
     from pipeline.xp import BackendError
 
-    return (UsageError, SpecError, PlanError, StoreError, BackendError)
+    return (UsageError, SpecError, PlanError, StoreError, BackendError, ClusterError)
 
 
 def _bytes(text: str) -> int:
     from dask.utils import parse_bytes
 
     try:
-        return int(parse_bytes(text))
+        value = int(parse_bytes(text))
     except (ValueError, TypeError) as error:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4GiB)") from error
+        raise argparse.ArgumentTypeError(f"not a size: {_excerpt(text)} (e.g. 4GiB)") from error
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive size (e.g. 4GiB), got {_excerpt(text)}"
+        )
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds, got {_excerpt(text)}"
+        )
+    return value
 
 
 def _positive(text: str) -> int:
@@ -49,7 +72,7 @@ def _positive(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {_excerpt(text)}")
     return value
 
 
@@ -93,11 +116,18 @@ def entropy_spec(args: argparse.Namespace) -> str:
     for item in args.hyper:
         key, sep, value = item.partition("=")
         if not sep:
-            raise UsageError(f"--hyper {item!r}: expected key=value")
+            raise UsageError(f"--hyper {_excerpt(item)}: expected key=value")
         lines.append(f"{key.strip()} = {_toml(_toml_value(value.strip()))}")
     lines += ["[experiment.subsystem]", f"kind = {_toml(args.subsystem)}"]
     if args.subsystem == "explicit":
-        lines.append(f"sites = {_toml(json.loads(args.sites))}")
+        try:
+            sites = json.loads(args.sites)
+        except ValueError as error:
+            raise UsageError(
+                f"--sites {_excerpt(args.sites)} is not JSON ({error.args[0].split(':')[0]}); "
+                "write subsets as a JSON array of arrays, e.g. '[[0,1],[0,2]]'"
+            ) from None
+        lines.append(f"sites = {_toml(sites)}")
     else:
         m = args.m if args.m is not None else "1..n//2"
         lines.append(f"m = {_toml(_toml_value(m) if m.lstrip('[').isdigit() else m)}")
@@ -109,18 +139,19 @@ def entropy_spec(args: argparse.Namespace) -> str:
 def cmd_entropy(args: argparse.Namespace) -> int:
     """Draw a seeded ensemble in this process and print mean and SE per subsystem size."""
     from pipeline.architectures import get_architecture
-    from pipeline.compute import summary_rows
+    from pipeline.compute import SAMPLE_STATUS, summary_rows
     from pipeline.engine import compute_task
-    from pipeline.plan import iter_tasks
+    from pipeline.plan import check_scale, iter_tasks
     from pipeline.spec import parse_spec
 
     sweep = parse_spec(entropy_spec(args), source="nqs-ent entropy")
+    check_scale(sweep)
     experiment = sweep.experiments[0]
     started = time.perf_counter()
     (task,) = list(iter_tasks(sweep))
-    values, _ = compute_task(sweep, task, args.backend)
+    values, _, status = compute_task(sweep, task, args.backend)
     seconds = time.perf_counter() - started
-    hyper = experiment.grid()[0][1]
+    hyper = experiment.hyper_at(task.grid_index)
     k = get_architecture(experiment.architecture).k(args.n, hyper)
     print(
         f"{experiment.architecture}, n = {args.n}, {args.samples} samples, "
@@ -132,6 +163,17 @@ def cmd_entropy(args: argparse.Namespace) -> int:
         values, experiment.all_sizes(), experiment.measures
     ):
         print(f"{m:>3}  {measure:<9} {mean:>10.6f} {error:>10.6f}")
+    ok = SAMPLE_STATUS.index("ok")
+    if np.any(status != ok):
+        causes = ", ".join(
+            f"{SAMPLE_STATUS[code]} {int(np.sum(status == code))}"
+            for code in sorted(set(status.tolist()) - {ok})
+        )
+        print(
+            f"samples not ok: {int(np.sum(status != ok))} of {len(status)} ({causes}): their "
+            f"state could not be normalised; mean and SE are over the {int(np.sum(status == ok))} "
+            "others"
+        )
     print(f"time: {seconds:.2f} s")
     return 0
 
@@ -145,10 +187,13 @@ def _store_path(args: argparse.Namespace, name: str) -> Path:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from pipeline.engine import default_workers, worker_memory
-    from pipeline.plan import check_memory, format_bytes, peak_task_bytes
+    from pipeline.plan import check_memory, check_scale, format_bytes, peak_task_bytes
     from pipeline.spec import load_spec
+    from pipeline.store import check_compatible, check_location, check_space
 
     sweep = load_spec(args.spec)
+    estimate = check_scale(sweep)
+    path = _store_path(args, sweep.name)
     print(f"spec {sweep.name!r} ({args.spec}), digest {sweep.digest[:12]}, seed {sweep.seed}")
     for experiment in sweep.experiments:
         print(
@@ -165,6 +210,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"worker memory limit {format_bytes(limit)}"
     )
     check_memory(sweep, limit)
+    if check_compatible(path, sweep) == "create":
+        check_location(path)
+        check_space(path, estimate)
+        where = f"new store {path}"
+    else:
+        check_location(path)
+        where = f"resumes {path}"
+    print(
+        f"store: about {format_bytes(estimate.bytes)} on disk in {estimate.files} files "
+        f"when complete ({where})"
+    )
     print("ok")
     return 0
 
@@ -187,12 +243,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_in_flight=args.max_in_flight,
         stop_after=args.stop_after,
         only=args.only,
+        connect_timeout=args.connect_timeout,
         show_progress=not args.no_progress,
         echo=lambda line: print(line, file=sys.stderr, flush=True),
     )
     rate = f", {report.task_seconds / report.computed:.2f} s per task" if report.computed else ""
+    not_ok = f" ({report.not_ok} samples not ok, see the table)" if report.not_ok else ""
     print(
-        f"run: {report.computed} computed, {report.skipped} skipped (already done), "
+        f"run: {report.computed} computed{not_ok}, {report.skipped} skipped (already done), "
         f"{len(report.failed)} failed, in {report.seconds:.1f} s{rate}",
         file=sys.stderr,
     )
@@ -208,9 +266,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipeline.store import progress, read_root_attrs
+    from pipeline.store import StoreError, progress, read_root_attrs
 
     path = Path(args.store)
+    if not path.exists():
+        raise StoreError(f"{path} does not exist")
     rows = progress(path)
     attrs = read_root_attrs(path) or {}
     print(
@@ -218,8 +278,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"{str(attrs.get('spec_digest'))[:12]}, created {attrs.get('created')}"
     )
     total_done = total = 0
-    for name, done, count in rows:
-        print(f"  {name:<24} {done:>7}/{count:<7} tasks done")
+    for name, done, count, samples in rows:
+        bad = {cause: c for cause, c in samples.items() if cause not in ("ok", "pending") and c}
+        note = ""
+        if bad:
+            causes = ", ".join(f"{cause} {c}" for cause, c in bad.items())
+            note = f"; samples not ok: {sum(bad.values())} ({causes})"
+        print(f"  {name:<24} {done:>7}/{count:<7} tasks done{note}")
         total_done += done
         total += count
     print(f"  {'all':<24} {total_done:>7}/{total:<7} tasks done")
@@ -233,7 +298,8 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors on one line, exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"nqs-ent: error: {self.prog}: {message} (see --help)\n")
+        line = one_line(f"{self.prog}: {message} (see --help)")
+        self.exit(EXIT_USAGE, f"nqs-ent: error: {line}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -314,11 +380,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only these experiments of the spec (into the same store; "
         "a later run without --only computes the rest)",
     )
+    p.add_argument(
+        "--connect-timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up on --scheduler/--scheduler-file after this long (default 30)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("validate", help="check a spec: tasks, memory; runs nothing")
+    p = sub.add_parser("validate", help="check a spec: tasks, memory, disk; runs nothing")
     p.add_argument("spec")
+    p.add_argument("--store", help="Zarr store (default data/runs/<spec name>.zarr)")
     cluster_options(p)
     p.set_defaults(func=cmd_validate)
 
@@ -374,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # so a closed pipe shows up here, not at interpreter exit
         return status
     except _input_errors() as error:
-        print(f"nqs-ent: error: {error}", file=sys.stderr)
+        print(f"nqs-ent: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # `nqs-ent status STORE | head`: the reader left early
         # Python's documented idiom: stdout to devnull so the final flush is quiet too.

@@ -20,9 +20,15 @@ import numpy as np
 from pipeline.architectures.base import Architecture, Params
 from pipeline.entropy import entropies
 from pipeline.spectra import nested_schmidt_probs
-from pipeline.states import full_state
+from pipeline.states import StateError, full_state
 from pipeline.subsystems import explicit_orders, sample_orders
 from pipeline.xp import to_numpy
+
+SAMPLE_STATUS = ("pending", "ok", "zero", "nonfinite")
+"""Codes of a sample's status (its index in this tuple): not computed yet; measured;
+its state is zero (every amplitude zero or underflowing); its amplitudes or norm are not
+finite (e.g. a deep polynomial network overflowing). A sample that is not ``ok`` has NaN
+entropies and is counted, never averaged silently."""
 
 
 @dataclass(frozen=True)
@@ -112,18 +118,28 @@ def sample_entropies(
     spawn_key: Sequence[int],
     xp: Any,
     dtype: Any = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Draw one sample and measure it.
 
-    Returns ``(values, orders)``: entropies of shape
-    ``(len(measures), len(all_sizes), windows)`` (NaN where a size does not apply) and the
-    site orderings ``(windows, n)`` that define its subsystems.
+    Returns ``(values, orders, status)``: entropies of shape
+    ``(len(measures), len(all_sizes), windows)`` (NaN where a size does not apply), the
+    site orderings ``(windows, n)`` that define its subsystems, and the sample's status
+    code (:data:`SAMPLE_STATUS`). A state that cannot be normalised gives NaN entropies
+    and the status of its cause, not an error: the rest of the task goes on.
     """
     network_rng, subsystem_rng = sample_generators(root_seed, spawn_key)
     dtype = xp.complex128 if dtype is None else dtype
-    _, psi = draw_state(architecture, hyper, n, network_rng, xp, dtype)
     orders = sample_orders_for(plan, n, subsystem_rng)
-    return state_entropies(psi, n, orders, plan, all_sizes, measures, xp), orders
+    try:
+        # Overflow in a network (deep polynomials) is expected here: the state's own
+        # finiteness check turns it into the sample's status.
+        with np.errstate(over="ignore", invalid="ignore"):
+            _, psi = draw_state(architecture, hyper, n, network_rng, xp, dtype)
+    except StateError as error:
+        values = np.full((len(measures), len(all_sizes), len(orders)), np.nan)
+        return values, orders, SAMPLE_STATUS.index(error.cause)
+    values = state_entropies(psi, n, orders, plan, all_sizes, measures, xp)
+    return values, orders, SAMPLE_STATUS.index("ok")
 
 
 def mean_and_error(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +163,11 @@ def summary_rows(
 
     ``values`` has shape ``(samples, measures, sizes, windows)``.
     """
-    per_sample = np.nanmean(values, axis=-1)  # the paper's convention: mean over windows
+    finite = np.isfinite(values)
+    count = np.sum(finite, axis=-1)
+    total = np.sum(np.where(finite, values, 0.0), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_sample = total / count  # the paper's convention: mean over windows
     mean, error = mean_and_error(per_sample, axis=0)
     rows = []
     for j, m in enumerate(sizes):

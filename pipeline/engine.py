@@ -11,22 +11,23 @@ submission; tasks already running finish and are recorded, and the run exits wit
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipeline import store
+from pipeline import provenance, store
 from pipeline.architectures import get_architecture
-from pipeline.compute import SubsystemPlan, sample_entropies
-from pipeline.plan import Task, check_memory, format_bytes, iter_tasks
+from pipeline.compute import SAMPLE_STATUS, SubsystemPlan, sample_entropies
+from pipeline.plan import Task, check_memory, check_scale, format_bytes, iter_tasks, peak_task_bytes
 from pipeline.spec import Experiment, SpecError, Sweep, parse_spec
 from pipeline.xp import complex_dtype, namespace, resolve_backend
 
@@ -41,17 +42,19 @@ EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: stopped early, rerun to resume
 # --------------------------------------------------------------------- worker side
 
 
-_SWEEPS: dict[tuple[str, str], Sweep] = {}
+_SWEEPS: dict[tuple[str, str], tuple[Sweep, int]] = {}
 
 
-def _sweep_of(store_path: str, digest: str) -> Sweep:
-    """The sweep a store was created from, parsed once per worker process."""
+def _sweep_of(store_path: str, digest: str) -> tuple[Sweep, int]:
+    """The sweep a store was created from and the store's format, read once per worker
+    process."""
     key = (store_path, digest)
     if key not in _SWEEPS:
         attrs = store.read_root_attrs(Path(store_path))
         if attrs is None or attrs.get("spec_digest") != digest:
             raise store.StoreError(f"{store_path} no longer holds the sweep {digest[:12]}")
-        _SWEEPS[key] = parse_spec(attrs["spec_text"], source=f"{store_path} (spec)")
+        sweep = parse_spec(attrs["spec_text"], source=f"{store_path} (spec)")
+        _SWEEPS[key] = (sweep, int(attrs.get("nqs_ent_format", 1)))
     return _SWEEPS[key]
 
 
@@ -66,8 +69,12 @@ def subsystem_plan(experiment: Experiment, n: int) -> SubsystemPlan:
     )
 
 
-def compute_task(sweep: Sweep, task: Task, backend: str) -> tuple[np.ndarray, np.ndarray]:
-    """Entropies ``(samples, measures, m, windows)`` and orderings of one task's samples.
+def compute_task(
+    sweep: Sweep, task: Task, backend: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entropies ``(samples, measures, m, windows)``, orderings ``(samples, windows, n)``
+    and status codes ``(samples,)`` (:data:`pipeline.compute.SAMPLE_STATUS`) of one
+    task's samples.
 
     BLAS runs single-threaded inside a task, so the numbers are bit-identical however the
     sweep is spread over workers; parallelism comes from running tasks side by side.
@@ -76,16 +83,16 @@ def compute_task(sweep: Sweep, task: Task, backend: str) -> tuple[np.ndarray, np
 
     experiment = sweep.experiments[task.experiment]
     n = experiment.n[task.n_index]
-    hyper = dict(experiment.grid())[task.grid_index]
+    hyper = experiment.hyper_at(task.grid_index)
     architecture = get_architecture(experiment.architecture)
     plan = subsystem_plan(experiment, n)
     xp = namespace(resolve_backend(backend))
     dtype = complex_dtype(xp, sweep.dtype)
-    values, orders = [], []
+    values, orders, status = [], [], []
     with threadpool_limits(limits=1, user_api="blas"):
         for sample in range(task.start, task.stop):
             spawn_key = (experiment.index, n, *task.grid_index, sample)
-            v, o = sample_entropies(
+            v, o, code = sample_entropies(
                 architecture,
                 hyper,
                 n,
@@ -99,19 +106,30 @@ def compute_task(sweep: Sweep, task: Task, backend: str) -> tuple[np.ndarray, np
             )
             values.append(v)
             orders.append(o)
-    return np.stack(values), np.stack(orders)
+            status.append(code)
+    return np.stack(values), np.stack(orders), np.asarray(status, dtype=np.int8)
 
 
 def run_task(store_path: str, digest: str, task: Task, backend: str) -> dict[str, Any]:
     """Worker entry point: compute one task, write it to the store, return a summary."""
     started = time.perf_counter()
-    sweep = _sweep_of(store_path, digest)
-    values, orders = compute_task(sweep, task, backend)
+    sweep, format_version = _sweep_of(store_path, digest)
+    values, orders, status = compute_task(sweep, task, backend)
     experiment = sweep.experiments[task.experiment]
-    store.write_task(Path(store_path), experiment, task, values, orders, token=digest)
+    store.write_task(
+        Path(store_path),
+        experiment,
+        task,
+        values,
+        orders,
+        status,
+        token=digest,
+        format_version=format_version,
+    )
     return {
         "key": task.key(sweep),
         "samples": task.stop - task.start,
+        "not_ok": int(np.sum(status != SAMPLE_STATUS.index("ok"))),
         "seconds": time.perf_counter() - started,
         "pid": os.getpid(),
     }
@@ -128,6 +146,9 @@ class RunReport:
     skipped: int = 0
     repaired: int = 0
     computed: int = 0
+    not_ok: int = 0
+    """Samples of the computed tasks whose state could not be normalised (NaN entropies,
+    their cause in ``sample_status``)."""
     failed: list[str] = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
@@ -158,34 +179,56 @@ def select_experiments(sweep: Sweep, only: Sequence[str] | None) -> set[int]:
     return {names[name] for name in only}
 
 
-def pending_tasks(path: Path, sweep: Sweep, selected: set[int]) -> tuple[list[Task], int, int]:
+@dataclass
+class Pending:
+    """The tasks a resume still has to run, found from the store's files."""
+
+    tasks: Iterator[Task]
+    """The tasks to run, lazily, in the sweep's order."""
+    count: int
+    """How many ``tasks`` yields."""
+    skipped: int
+    """Tasks done and whole: not run again."""
+    repaired: list[str]
+    """Keys of tasks flagged done whose chunks are damaged: cleared, to be recomputed."""
+
+
+def pending_tasks(path: Path, sweep: Sweep, selected: set[int]) -> Pending:
     """Tasks still to run, with the counts of done tasks skipped and damaged ones redone.
 
     Only the experiments whose indices are in ``selected`` are considered
-    (:func:`select_experiments`).
-    A task flagged done whose chunks do not decode or lack values (a truncated or deleted
-    chunk file) is cleared and redone.
+    (:func:`select_experiments`). The ``done`` flags come from the chunk files
+    (:func:`pipeline.store.read_done`); a task flagged done whose chunks no longer match
+    their checksums (changed, truncated or deleted on disk) has its flag cleared here and
+    is among the tasks to run. Memory grows with the number of tasks only by the flags
+    (one byte each), never by a list of tasks.
     """
-    todo: list[Task] = []
-    skipped = repaired = 0
-    chosen = [e for e in sweep.experiments if e.index in selected]
-    done = {e.index: store.read_done(path, e) for e in chosen}
-    damaged = {e.index: store.damaged_tasks(path, e, done[e.index]) for e in chosen}
-    for task in iter_tasks(sweep):
-        if task.experiment not in done:
+    done: dict[int, np.ndarray] = {}
+    repaired: list[str] = []
+    for experiment in sweep.experiments:
+        if experiment.index not in selected:
             continue
-        lead = (*store.task_index(task), task.block)
-        if done[task.experiment][lead] and lead not in damaged[task.experiment]:
-            skipped += 1
-            continue
-        if done[task.experiment][lead]:
-            repaired += 1
+        flags = store.read_done(path, experiment)
+        for index in sorted(store.damaged_tasks(path, experiment, flags)):
+            *lead, block = index
+            start, stop = experiment.block_range(block)
+            task = Task(experiment.index, lead[0], tuple(lead[1:]), block, start, stop)
+            repaired.append(task.key(sweep))
             log.warning(
-                "task %s was marked done but its data are damaged; recomputing", task.key(sweep)
+                "task %s was marked done but its data are damaged; recomputing", repaired[-1]
             )
-            store.reset_task(path, sweep.experiments[task.experiment], task)
-        todo.append(task)
-    return todo, skipped, repaired
+            store.reset_task(path, experiment, task)
+            flags[index] = False
+        done[experiment.index] = flags
+    remaining = sum(int(flags.size - flags.sum()) for flags in done.values())
+    total = sum(sweep.experiments[i].n_tasks for i in done)
+
+    def todo() -> Iterator[Task]:
+        for task in iter_tasks(sweep, selected):
+            if not done[task.experiment][(*store.task_index(task), task.block)]:
+                yield task
+
+    return Pending(todo(), remaining, total - remaining, repaired)
 
 
 class Abandon(Exception):
@@ -236,7 +279,7 @@ def executing_keys(dask_worker: Any) -> list[str]:
 
 
 def submit_bounded(
-    tasks: list[Task],
+    tasks: Iterable[Task],
     make_future: Callable[[Task], Any],
     max_in_flight: int,
     on_result: Callable[[Task, dict[str, Any] | None, BaseException | None], None],
@@ -309,6 +352,59 @@ def worker_memory(workers: int, memory_limit: int | None) -> int:
     return memory_limit if memory_limit else machine_memory() // max(1, workers)
 
 
+CONNECT_TIMEOUT = 30.0
+"""Seconds to wait for a running scheduler (``--scheduler``, ``--scheduler-file``)."""
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot be reached or started (reported on one line, exit status 2)."""
+
+
+def scheduler_address(scheduler_file: str) -> str:
+    """The address written in a Dask scheduler file; :class:`ClusterError` if unreadable."""
+    import json
+
+    try:
+        with open(scheduler_file, encoding="utf-8") as handle:
+            address = json.load(handle)["address"]
+    except FileNotFoundError:
+        raise ClusterError(
+            f"scheduler file {scheduler_file} does not exist; start the scheduler with "
+            "--scheduler-file, or give its address with --scheduler"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        reason = "no 'address' in it" if isinstance(error, KeyError | TypeError) else error
+        raise ClusterError(
+            f"scheduler file {scheduler_file} is not a Dask scheduler file ({reason})"
+        ) from None
+    if not isinstance(address, str):
+        raise ClusterError(f"scheduler file {scheduler_file}: its 'address' is not a string")
+    return address
+
+
+def connect(address: str, timeout: float = CONNECT_TIMEOUT, source: str = "") -> Any:
+    """A ``distributed.Client`` on the scheduler at ``address``, giving up after
+    ``timeout`` seconds with a :class:`ClusterError` that names the address."""
+    from distributed import Client
+    from distributed.comm import parse_address
+
+    where = f" (from {source})" if source else ""
+    try:
+        parse_address(address, strict=True)
+    except (ValueError, TypeError) as error:
+        raise ClusterError(
+            f"{address!r}{where} is not a Dask scheduler address ({error}); expected e.g. "
+            "tcp://HOST:8786"
+        ) from None
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address}{where} within {timeout:g} s "
+            f"({type(error).__name__}); is it running? (--connect-timeout sets the wait)"
+        ) from None
+
+
 @contextlib.contextmanager
 def open_client(
     *,
@@ -319,15 +415,21 @@ def open_client(
     memory_limit: int | None = None,
     cluster_options: dict[str, Any] | None = None,
     gpu: bool = False,
+    connect_timeout: float = CONNECT_TIMEOUT,
 ) -> Iterator[Any]:
     """A ``distributed.Client`` on the requested cluster, closed on exit.
 
-    ``gpu`` asks SLURM workers for one GPU each and a ``GPU`` resource (CuPy backend)."""
+    A running scheduler (``scheduler`` address or ``scheduler_file``) must answer within
+    ``connect_timeout`` seconds, else :class:`ClusterError`. ``gpu`` asks SLURM workers
+    for one GPU each and a ``GPU`` resource (CuPy backend)."""
     import dask
     from distributed import Client, LocalCluster
 
     if scheduler or scheduler_file:
-        client = Client(scheduler, scheduler_file=scheduler_file, timeout="60s")
+        if scheduler_file:
+            client = connect(scheduler_address(scheduler_file), connect_timeout, scheduler_file)
+        else:
+            client = connect(str(scheduler), connect_timeout)
         try:
             yield client
         finally:
@@ -393,6 +495,7 @@ def run_sweep(
     max_in_flight: int | None = None,
     stop_after: int | None = None,
     only: Sequence[str] | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
     show_progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> RunReport:
@@ -401,12 +504,14 @@ def run_sweep(
     ``only`` restricts the run to the named experiments; the store is still the whole
     spec's, and a later run without ``only`` computes the rest.
 
-    Order of events: the store is checked (read-only) and locked; the largest task is
-    checked against the workers' memory; only then is the store created or resumed and
-    the tasks submitted. Raises :class:`pipeline.store.StoreError`,
-    :class:`pipeline.plan.PlanError` or :class:`pipeline.xp.BackendError` before anything
-    is written when the store belongs to another spec, is locked, a task cannot fit a
-    worker, or the backend is unavailable.
+    Order of events: every check that can be made without a cluster runs first and
+    read-only (the sweep's scale, the largest task against a local worker's memory, the
+    store's spec, its location and free space, its lock); then the cluster is reached
+    (a running scheduler within ``connect_timeout`` seconds) and the store locked; only
+    then is anything printed or written. So invalid input raises
+    :class:`pipeline.spec.SpecError`, :class:`pipeline.plan.PlanError`,
+    :class:`pipeline.store.StoreError`, :class:`ClusterError` or
+    :class:`pipeline.xp.BackendError` with the store untouched.
     """
     started = time.perf_counter()
     selected = select_experiments(sweep, only)
@@ -416,17 +521,17 @@ def run_sweep(
     backend = backend or sweep.backend
     if local or backend == "auto":
         backend = resolve_backend(backend)
+    estimate = check_scale(sweep)
+    peak, _ = peak_task_bytes(sweep)
     if local:
-        n_workers = workers or default_workers()
-        peak = check_memory(sweep, worker_memory(n_workers, memory_limit))
-    store.check_compatible(path, sweep)  # read-only: refuse before touching anything
-    if local:
-        echo(f"plan: {sweep.n_tasks} tasks, largest about {format_bytes(peak)} per task")
-    if only is not None:
-        names = ", ".join(e.name for e in sweep.experiments if e.index in selected)
-        echo(f"only: {names}")
-    todo = [task for task in iter_tasks(sweep) if task.experiment in selected]
-    report = RunReport(total=len(todo))
+        check_memory(sweep, worker_memory(workers or default_workers(), memory_limit))
+    if store.check_compatible(path, sweep) == "create":  # read-only from here on
+        store.check_location(path)
+        store.check_space(path, estimate)
+    else:
+        store.check_location(path)
+    store.check_unlocked(path)
+    report = RunReport()
     client_options: dict[str, Any] = dict(
         scheduler=scheduler,
         scheduler_file=scheduler_file,
@@ -435,30 +540,49 @@ def run_sweep(
         memory_limit=memory_limit,
         cluster_options=sweep.cluster,
         gpu=backend == "cupy",
+        connect_timeout=connect_timeout,
     )
-    with store.locked(path), open_client(**client_options) as client:
+    with open_client(**client_options) as client, store.locked(path):
         if not local:
             limits = [
                 w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()
             ]
             if any(limits):
                 check_memory(sweep, min(limit for limit in limits if limit))
-        if store.check_compatible(path, sweep) == "create":
-            store.create(path, sweep)
+        mode = store.check_compatible(path, sweep)  # again, now that the store is ours
+        echo(f"plan: {sweep.n_tasks} tasks, largest about {format_bytes(peak)} per task")
+        if only is not None:
+            names = ", ".join(e.name for e in sweep.experiments if e.index in selected)
+            echo(f"only: {names}")
+        platforms = _worker_platforms(client)
+        if mode == "create":
+            store.create(path, sweep, platforms)
             echo(f"store: created {path}")
+            todo: Iterator[Task] = iter_tasks(sweep, selected)
+            count = report.total = sum(sweep.experiments[i].n_tasks for i in selected)
         else:
-            todo, report.skipped, report.repaired = pending_tasks(path, sweep, selected)
+            for key in store.add_worker_platforms(path, platforms):
+                log.warning(
+                    "resuming on another platform (%s): new tasks may differ from the earlier "
+                    "ones in the last bits (see pipeline.provenance)",
+                    key,
+                )
+            pending = pending_tasks(path, sweep, selected)
+            todo, count = pending.tasks, pending.count
+            report.skipped, report.repaired = pending.skipped, len(pending.repaired)
+            report.total = pending.count + pending.skipped
             echo(
                 f"store: resuming {path}: {report.skipped} of {report.total} tasks already "
-                f"done and skipped, {len(todo)} to run"
+                f"done and skipped, {count} to run"
                 + (f" ({report.repaired} damaged, recomputed)" if report.repaired else "")
             )
-        if todo:
+        if count:
             _execute(
                 client,
                 sweep,
                 path,
                 todo,
+                count,
                 report,
                 backend,
                 echo,
@@ -470,11 +594,21 @@ def run_sweep(
     return report
 
 
+def _worker_platforms(client: Any) -> list[dict[str, Any]]:
+    """The :func:`pipeline.provenance.platform` record of every connected worker."""
+    try:
+        return list(client.run(provenance.platform).values())
+    except Exception as error:  # a worker without our package: record nothing
+        log.warning("could not ask the workers for their BLAS and SIMD level (%s)", error)
+        return []
+
+
 def _execute(
     client: Any,
     sweep: Sweep,
     path: Path,
-    todo: list[Task],
+    todo: Iterator[Task],
+    count: int,
     report: RunReport,
     backend: str,
     echo: Callable[[str], None],
@@ -508,7 +642,7 @@ def _execute(
         import sys
 
         bar = tqdm(
-            total=len(todo),
+            total=count,
             mininterval=0.2 if sys.stderr.isatty() else 15.0,
             unit="task",
             desc="tasks",
@@ -524,6 +658,7 @@ def _execute(
             else:
                 assert result is not None
                 report.computed += 1
+                report.not_ok += result.get("not_ok", 0)
                 report.task_seconds += result["seconds"]
             bar.update(1)
 
@@ -551,21 +686,24 @@ def _execute(
                 report.interrupted = True
         report.execute_seconds = time.perf_counter() - submitted
     if report.interrupted:
-        remaining = len(todo) - report.computed - len(report.failed)
+        remaining = count - report.computed - len(report.failed)
         echo(f"stopped early: {remaining} tasks left; run the same command again to resume")
 
 
 def summary_table(path: Path, sweep: Sweep) -> str:
     """Mean +- standard error (over samples, of the mean over windows) of the first
-    measure at the largest size of each ``(experiment, n, grid point)``."""
-    from pipeline.analysis import ensemble_stats
+    measure at the largest size of each ``(experiment, n, grid point)``, with the number
+    of samples averaged against the number asked for. Samples whose state could not be
+    normalised are counted by cause below the table."""
+    from pipeline.analysis import ensemble_stats, status_counts
     from pipeline.spec import measure_variable
 
     tree = store.load(path)
     lines = [
         f"{'experiment':<18} {'n':>3} {'grid point':<22} {'k':>5} {'m':>3}  "
-        f"{'measure':<8} {'mean':>8} {'SE':>8}  done"
+        f"{'measure':<8} {'mean':>8} {'SE':>8} {'samples':>9}  done"
     ]
+    not_ok: dict[str, int] = {}
     for experiment in sweep.experiments:
         ds = tree[experiment.name].ds
         measure = experiment.measures[0]
@@ -573,7 +711,7 @@ def summary_table(path: Path, sweep: Sweep) -> str:
         keys = [key for key, _ in experiment.hyper_axes]
         for n_index, n in enumerate(experiment.n):
             m = max(experiment.subsystem.sizes(n))
-            for grid_index, _ in experiment.grid():
+            for grid_index in itertools.product(*(range(s) for s in experiment.grid_shape)):
                 lead = {"n": n_index, **dict(zip(keys, grid_index, strict=True))}
                 point = ",".join(
                     f"{key}={ds[key].values[i]}" for key, i in zip(keys, grid_index, strict=True)
@@ -581,11 +719,21 @@ def summary_table(path: Path, sweep: Sweep) -> str:
                 k = int(ds["k"].isel(lead))
                 done = int(ds["done"].isel(lead).sum())
                 row = stats.isel(lead).sel(m=m)
+                samples = f"{int(row['count'])}/{experiment.samples}"
                 lines.append(
                     f"{experiment.name:<18} {n:>3} {(point or '-')[:22]:<22} "
                     f"{(k if k >= 0 else '-'):>5} {m:>3}  {measure:<8} "
-                    f"{_fmt(row['mean']):>8} {_fmt(row['se']):>8}  {done}/{ds.sizes['block']}"
+                    f"{_fmt(row['mean']):>8} {_fmt(row['se']):>8} {samples:>9}  "
+                    f"{done}/{ds.sizes['block']}"
                 )
+        for cause, count in status_counts(ds).items():
+            if cause not in ("ok", "pending"):
+                not_ok[f"{experiment.name}: {cause}"] = count
+    if not_ok:
+        causes = ", ".join(f"{key} {count}" for key, count in not_ok.items())
+        lines.append(
+            f"samples whose state could not be normalised (NaN entropies, not averaged): {causes}"
+        )
     return "\n".join(lines)
 
 

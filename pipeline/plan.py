@@ -6,7 +6,8 @@ samples. It owns one chunk of every store variable, so no two tasks write the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 from pipeline.spec import Experiment, Sweep
@@ -49,13 +50,18 @@ class Task:
         return f"{experiment.name}/n={n}/{grid}/block={self.block}"
 
 
-def iter_tasks(sweep: Sweep) -> Iterator[Task]:
-    """Every task of the sweep, in a fixed order (experiment, n, grid point, block)."""
+def iter_tasks(sweep: Sweep, selected: Container[int] | None = None) -> Iterator[Task]:
+    """Every task of the sweep (of the experiments whose indices are in ``selected``), in
+    a fixed order (experiment, n, grid point, block). Lazy: memory does not grow with the
+    number of tasks."""
     for experiment in sweep.experiments:
-        blocks = experiment.task_blocks()
+        if selected is not None and experiment.index not in selected:
+            continue
+        grid = list(itertools.product(*(range(size) for size in experiment.grid_shape)))
         for n_index in range(len(experiment.n)):
-            for grid_index, _ in experiment.grid():
-                for block, (start, stop) in enumerate(blocks):
+            for grid_index in grid:
+                for block in range(experiment.n_blocks):
+                    start, stop = experiment.block_range(block)
                     yield Task(experiment.index, n_index, grid_index, block, start, stop)
 
 
@@ -71,8 +77,8 @@ def task_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
     normalisation temporaries (5 vectors of ``2^n``), one permuted copy plus the stack of
     permuted copies (capped at ``STACK_BYTES``), the reduced density matrix of the
     largest size ``<= n/2`` with its partial traces and eigensolver workspace (4
-    matrices), a batch of configurations being evaluated, and the worker's base
-    footprint.
+    matrices), a batch of configurations being evaluated, the task's results (entropies
+    and orderings of all its samples), and the worker's base footprint.
     """
     dim = 1 << n
     sizes = experiment.subsystem.sizes(n)
@@ -81,7 +87,13 @@ def task_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
     permuted = dim * complex_bytes + min(STACK_BYTES, experiment.subsystem.n_windows * dim)
     density = 4 * (1 << half) ** 2 * complex_bytes
     evaluation = min(dim, DEFAULT_BATCH) * EVAL_REALS_PER_CONFIG * 8
-    return BASE_BYTES + state + permuted + density + evaluation
+    windows = experiment.subsystem.n_windows
+    results = (
+        experiment.samples_per_task
+        * windows
+        * (len(experiment.measures) * len(experiment.all_sizes()) * 8 + n * 8)
+    )
+    return BASE_BYTES + state + permuted + density + evaluation + results
 
 
 def peak_task_bytes(sweep: Sweep) -> tuple[int, str]:
@@ -114,3 +126,63 @@ def format_bytes(count: float) -> str:
             return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
         count /= 1024
     raise AssertionError("unreachable")
+
+
+MAX_TASKS = 10_000_000
+"""Most tasks one sweep may have. Each task is a few chunk files and about 5 ms of
+scheduler time, so 10^7 tasks are already ~4 x 10^7 files and ~14 h of overhead."""
+MAX_CHUNK_BYTES = 1 << 30
+"""Largest chunk (one task's entropies of one measure) a store accepts: 1 GiB."""
+BLOCK_BYTES = 4096
+"""Smallest space a file takes on disk (one filesystem block)."""
+
+
+@dataclass(frozen=True)
+class StoreEstimate:
+    """The size of a sweep's store once every task is written."""
+
+    bytes: int
+    """Bytes on disk: every chunk uncompressed (entropies barely compress), each file at
+    least one block."""
+    files: int
+    """Chunk files (inodes)."""
+    largest_chunk: int
+    """Bytes of the largest chunk of one task."""
+    where: str
+    """Which experiment holds the largest chunk."""
+
+
+def estimate_store(sweep: Sweep) -> StoreEstimate:
+    """Bytes, files and largest chunk of the finished store (arithmetic only)."""
+    total = files = largest = 0
+    where = ""
+    for experiment in sweep.experiments:
+        per_task = experiment.samples_per_task
+        windows = experiment.subsystem.n_windows
+        entropy = len(experiment.all_sizes()) * per_task * windows * 8
+        chunks = [entropy] * len(experiment.measures)
+        chunks += [per_task * windows * max(experiment.n) * 2, per_task, 4, 1]
+        tasks = experiment.n_tasks
+        total += tasks * sum(max(size, BLOCK_BYTES) for size in chunks)
+        files += tasks * len(chunks)
+        if max(chunks) > largest:
+            largest, where = max(chunks), f"experiment {experiment.name!r}"
+    return StoreEstimate(total, files, largest, where)
+
+
+def check_scale(sweep: Sweep) -> StoreEstimate:
+    """Raise :class:`PlanError` when the sweep has more than :data:`MAX_TASKS` tasks or a
+    chunk larger than :data:`MAX_CHUNK_BYTES`; return the store estimate."""
+    if sweep.n_tasks > MAX_TASKS:
+        raise PlanError(
+            f"{sweep.name}: {sweep.n_tasks:.3g} tasks, more than the {MAX_TASKS:.0e} one sweep "
+            "can run; raise samples_per_task or split the sweep"
+        )
+    estimate = estimate_store(sweep)
+    if estimate.largest_chunk > MAX_CHUNK_BYTES:
+        raise PlanError(
+            f"{sweep.name}: one task of {estimate.where} writes a chunk of "
+            f"{format_bytes(estimate.largest_chunk)}, more than {format_bytes(MAX_CHUNK_BYTES)}; "
+            "lower samples_per_task (or windows)"
+        )
+    return estimate

@@ -63,6 +63,7 @@ from typing import Any, NoReturn
 
 from pipeline.architectures import REGISTRY, Architecture, get_architecture, make_hyper
 from pipeline.entropy import measure_order
+from pipeline.errors import one_line
 
 N_MIN = 2
 """Smallest system size a spec accepts."""
@@ -86,7 +87,7 @@ _EXPERIMENT_KEYS = (
     "subsystem",
 )
 _SUBSYSTEM_KEYS = ("kind", "m", "windows", "sites")
-_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
@@ -293,16 +294,30 @@ class Experiment:
         """Sorted union of the subsystem sizes over all ``n`` (the store's ``m`` axis)."""
         return tuple(sorted({m for n in self.n for m in self.subsystem.sizes(n)}))
 
+    def hyper_at(self, grid_index: tuple[int, ...]) -> Any:
+        """The hyperparameters of one grid point (without building the whole grid)."""
+        values = {key: axis[i] for (key, axis), i in zip(self.hyper_axes, grid_index, strict=True)}
+        architecture = get_architecture(self.architecture)
+        return make_hyper(architecture, {**dict(self.hyper_fixed), **values})
+
     def task_blocks(self) -> list[tuple[int, int]]:
         """Sample ranges ``(start, stop)`` of the tasks of one ``(n, grid point)``."""
-        step = self.samples_per_task
-        return [(start, min(start + step, self.samples)) for start in range(0, self.samples, step)]
+        return [self.block_range(block) for block in range(self.n_blocks)]
+
+    @property
+    def n_blocks(self) -> int:
+        """Tasks per ``(n, grid point)``: ``ceil(samples / samples_per_task)``."""
+        return -(-self.samples // self.samples_per_task)
+
+    def block_range(self, block: int) -> tuple[int, int]:
+        """Samples ``(start, stop)`` of task block ``block``."""
+        start = block * self.samples_per_task
+        return start, min(start + self.samples_per_task, self.samples)
 
     @property
     def n_tasks(self) -> int:
         """``len(n) * grid points * ceil(samples / samples_per_task)``."""
-        blocks = -(-self.samples // self.samples_per_task)
-        return len(self.n) * math.prod(self.grid_shape) * blocks
+        return len(self.n) * math.prod(self.grid_shape) * self.n_blocks
 
 
 @dataclass(frozen=True)
@@ -339,10 +354,6 @@ class Sweep:
 # -------------------------------------------------------------------------------- parsing
 
 
-def _one_line(message: str) -> str:
-    return re.sub(r"\s*[\r\n]+\s*", " ", message).strip()
-
-
 def _describe(value: Any) -> str:
     """``value`` with its TOML type, for messages."""
     names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
@@ -364,7 +375,7 @@ class _Checker:
         self.source = source
 
     def fail(self, path: str, message: str) -> NoReturn:
-        raise SpecError(_one_line(f"{self.source}: {path}: {message}"))
+        raise SpecError(one_line(f"{self.source}: {path}: {message}"))
 
     def keys(
         self, table: dict[str, Any], path: str, known: tuple[str, ...], required: tuple[str, ...]
@@ -397,7 +408,10 @@ class _Checker:
     def name(self, value: Any, path: str) -> str:
         self.string(value, path)
         if not _NAME.fullmatch(value):
-            self.fail(path, f"{value!r} is not a valid name (expected letters, digits, _ and -)")
+            self.fail(
+                path,
+                f"{value!r} is not a valid name (expected 1 to 100 letters, digits, _ and -)",
+            )
         return value
 
     def choice(self, value: Any, path: str, choices: tuple[str, ...]) -> str:
@@ -503,7 +517,7 @@ def load_spec(path: str | PathLike[str]) -> Sweep:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(_one_line(f"{path}: cannot read the spec: {error}")) from None
+        raise SpecError(one_line(f"{path}: cannot read the spec: {error}")) from None
     return parse_spec(text, source=str(path))
 
 

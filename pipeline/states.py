@@ -15,7 +15,14 @@ DEFAULT_BATCH = 1 << 16
 
 
 class StateError(ValueError):
-    """The network's state cannot be normalised (zero or non-finite amplitudes)."""
+    """The network's state cannot be normalised (zero or non-finite amplitudes).
+
+    ``cause`` is ``"zero"`` (every amplitude is zero, or they underflow) or
+    ``"nonfinite"`` (an amplitude or the norm is infinite or NaN)."""
+
+    def __init__(self, message: str, cause: str = "nonfinite") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 def basis_spins(start: int, stop: int, n: int, xp: Any, dtype: Any) -> Any:
@@ -71,16 +78,18 @@ def full_state(
             raise StateError(f"{architecture.name}: log-amplitudes are not finite (n = {n})")
         shift = xp.max(real)
         if not bool(xp.isfinite(shift)):
-            raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})")
+            raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})", "zero")
         psi = xp.exp(values - xp.astype(shift, dtype))
     else:
         if not bool(xp.all(xp.isfinite(values))):
             raise StateError(f"{architecture.name}: amplitudes are not finite (n = {n})")
         scale = xp.max(xp.abs(values))
         if not bool(scale > 0):
-            raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})")
+            raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})", "zero")
         psi = values / xp.astype(scale, dtype)
     norm = xp.linalg.vector_norm(psi)
-    if not bool(xp.isfinite(norm)) or not bool(norm > 0):
-        raise StateError(f"{architecture.name}: the state cannot be normalised (n = {n})")
+    if not bool(xp.isfinite(norm)):
+        raise StateError(f"{architecture.name}: the norm is not finite (n = {n})")
+    if not bool(norm > 0):
+        raise StateError(f"{architecture.name}: the norm underflows to zero (n = {n})", "zero")
     return psi / xp.astype(norm, dtype)

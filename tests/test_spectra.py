@@ -445,8 +445,8 @@ def run_sample(name: str, spawn_key, xp, dtype=None, n: int = 10, **hyper):
 
 
 def test_sample_entropies_depend_only_on_the_spawn_key(xp):
-    values, orders = run_sample("haar", (0, 10, 3), xp)
-    again, orders_again = run_sample("haar", (0, 10, 3), xp)
+    values, orders, _ = run_sample("haar", (0, 10, 3), xp)
+    again, orders_again, _ = run_sample("haar", (0, 10, 3), xp)
     np.testing.assert_array_equal(values, again)
     np.testing.assert_array_equal(orders, orders_again)
     assert values.shape == (len(MEASURES), len(SIZES), PLAN.windows)
@@ -454,13 +454,15 @@ def test_sample_entropies_depend_only_on_the_spawn_key(xp):
     assert np.isnan(values[:, unused]).all()
     used = [i for i, m in enumerate(SIZES) if m in PLAN.sizes]
     assert np.isfinite(values[:, used]).all()
-    other, _ = run_sample("haar", (0, 10, 4), xp)
+    other, _, _ = run_sample("haar", (0, 10, 4), xp)
     assert not np.allclose(other[:, used], values[:, used])
 
 
 def test_sample_entropies_do_not_depend_on_the_namespace():
-    numpy_values, numpy_orders = run_sample("mps", (1, 2), namespace("numpy"), chi=3)
-    strict_values, strict_orders = run_sample("mps", (1, 2), namespace("array_api_strict"), chi=3)
+    numpy_values, numpy_orders, _ = run_sample("mps", (1, 2), namespace("numpy"), chi=3)
+    strict_values, strict_orders, _ = run_sample(
+        "mps", (1, 2), namespace("array_api_strict"), chi=3
+    )
     np.testing.assert_array_equal(numpy_orders, strict_orders)
     np.testing.assert_allclose(strict_values, numpy_values, rtol=0, atol=EXACT)
 
@@ -469,7 +471,7 @@ def test_sample_entropies_do_not_depend_on_the_namespace():
 def test_sample_entropies_single_precision_agrees_with_double(xp, name, hyper):
     """Well-conditioned spectra (no Schmidt probability near the float32 clipping threshold;
     Renyi orders < 1 of fast-decaying spectra are not reliable in single precision)."""
-    double, orders = run_sample(name, (2, 5), xp, xp.complex128, **hyper)
-    single, orders_single = run_sample(name, (2, 5), xp, xp.complex64, **hyper)
+    double, orders, _ = run_sample(name, (2, 5), xp, xp.complex128, **hyper)
+    single, orders_single, _ = run_sample(name, (2, 5), xp, xp.complex64, **hyper)
     np.testing.assert_array_equal(orders, orders_single)
     np.testing.assert_allclose(single, double, rtol=0, atol=SINGLE)

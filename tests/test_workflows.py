@@ -1,5 +1,10 @@
 """The paper's workflows and scans: every one validates and has a quick twin; the quick
-twins run end to end and reproduce the committed reference in data/reference exactly.
+twins run end to end and reproduce the committed reference in data/reference.
+
+The references were made on another machine, so entropies are compared within
+:data:`pipeline.provenance.CROSS_MACHINE_ATOL` (BLAS kernels and NumPy's SIMD dispatch
+differ by CPU in the last bits); integers (site orderings, k) and the NaN pattern must
+match exactly. CI runs these tests a second time emulating an older CPU (``.ci/run``).
 
 Regenerate the references (after a deliberate change of numerics or seeds) with
 ``NQS_ENT_UPDATE_REFERENCE=1 python3 -m pytest tests/test_workflows.py``.
@@ -15,6 +20,7 @@ import pytest
 from distributed import LocalCluster
 
 from pipeline.cli import main
+from pipeline.provenance import CROSS_MACHINE_ATOL
 from pipeline.spec import load_spec
 from pipeline.store import read_snapshot, snapshot_arrays, write_snapshot
 
@@ -80,7 +86,13 @@ def test_quick_twin_reproduces_reference(path, tmp_path, cluster, capsys):
     actual = snapshot_arrays(store)
     assert sorted(actual) == sorted(expected)
     for key, values in expected.items():
-        np.testing.assert_array_equal(actual[key], values, err_msg=key)
+        assert actual[key].dtype == values.dtype and actual[key].shape == values.shape, key
+        if np.issubdtype(values.dtype, np.floating):  # entropies, nats
+            np.testing.assert_allclose(
+                actual[key], values, rtol=0, atol=CROSS_MACHINE_ATOL, equal_nan=True, err_msg=key
+            )
+        else:
+            np.testing.assert_array_equal(actual[key], values, err_msg=key)
     figures = tmp_path / "figures"
     assert main(["plot", str(store), "--out", str(figures)]) == 0
     assert list(figures.glob("*.png")) and list(figures.glob("*.pdf"))
