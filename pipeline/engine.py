@@ -727,7 +727,7 @@ def summary_table(path: Path, sweep: Sweep) -> str:
                     f"{done}/{ds.sizes['block']}"
                 )
         for cause, count in status_counts(ds).items():
-            if cause not in ("ok", "pending"):
+            if cause not in ("ok", "pending") and count:
                 not_ok[f"{experiment.name}: {cause}"] = count
     if not_ok:
         causes = ", ".join(f"{key} {count}" for key, count in not_ok.items())
