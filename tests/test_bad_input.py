@@ -158,24 +158,16 @@ def test_store_that_is_a_file_is_refused(good, tmp_path, capsys):
 
 
 @contextlib.contextmanager
-def read_only_directory(tmp_path: Path):
-    """A directory nobody may write: a read-only tmpfs for root (who ignores permission
-    bits), mode 0555 for anyone else."""
+def read_only_directory(tmp_path: Path, tmpfs):
+    """A directory nobody may write (once :func:`make_read_only`): a tmpfs for root (who
+    ignores permission bits), mode 0555 for anyone else."""
     folder = tmp_path / "readonly"
-    folder.mkdir()
     if os.geteuid() != 0:
+        folder.mkdir()
         yield folder
         return
-    if shutil.which("mount") is None:
-        pytest.skip("root without mount: cannot make a read-only directory")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)],
-                             capture_output=True)  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
+    with tmpfs(folder, "8m") as disk:
+        yield disk
 
 
 def make_read_only(folder: Path) -> None:
@@ -185,8 +177,8 @@ def make_read_only(folder: Path) -> None:
         folder.chmod(0o555)
 
 
-def test_store_in_a_directory_nobody_can_write_is_refused(good, tmp_path, capsys):
-    with read_only_directory(tmp_path) as folder:
+def test_store_in_a_directory_nobody_can_write_is_refused(good, tmp_path, tmpfs, capsys):
+    with read_only_directory(tmp_path, tmpfs) as folder:
         make_read_only(folder)
         store = folder / "new.zarr"
         for command in (["run", str(good), "--store", str(store), "--no-progress"],
@@ -197,9 +189,9 @@ def test_store_in_a_directory_nobody_can_write_is_refused(good, tmp_path, capsys
 
 
 def test_existing_store_on_a_read_only_filesystem_is_refused(
-    good, tmp_path, existing_store, capsys
+    good, tmp_path, existing_store, tmpfs, capsys
 ):
-    with read_only_directory(tmp_path) as folder:
+    with read_only_directory(tmp_path, tmpfs) as folder:
         store = folder / "store.zarr"
         shutil.copytree(existing_store, store)
         spec = tmp_path / "spec.toml"
@@ -292,12 +284,12 @@ def test_sweeps_too_large_to_run_are_refused(tmp_path, samples, per_task, fragme
     assert time.monotonic() - started < 20 and not store.exists()
 
 
-def test_store_larger_than_the_free_space_is_refused(tmp_path, capsys):
+def test_store_larger_than_the_free_space_is_refused(tmp_path, tmpfs, capsys):
     # 200,000 tasks need about 3 GiB in 1,000,000 files, far beyond an 8 MiB filesystem
     text = GOOD.replace("samples = 2", "samples = 100000\nsamples_per_task = 1")
     spec = tmp_path / "big.toml"
     spec.write_text(text)
-    with read_only_directory(tmp_path) as folder:
+    with read_only_directory(tmp_path, tmpfs) as folder:
         if os.geteuid() != 0:
             pytest.skip("needs a small filesystem (root mounts a tmpfs)")
         store = folder / "big.zarr"

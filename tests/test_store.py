@@ -6,9 +6,7 @@ normalised recorded per sample.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -186,21 +184,6 @@ def test_resume_of_a_format_1_store_still_checks_its_chunks(
 # ------------------------------------------------------------------------ failed writes
 
 
-@contextlib.contextmanager
-def small_filesystem(folder: Path, size: str = "16m"):
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs")
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                             capture_output=True)  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
 def fill(folder: Path) -> Path:
     """Take every free byte of the filesystem of ``folder``."""
     filler = folder / "filler"
@@ -213,10 +196,10 @@ def fill(folder: Path) -> Path:
 
 
 def test_a_full_disk_fails_tasks_loses_nothing_and_a_rerun_completes(
-    tmp_path, spec_path, reference, cluster, capsys
+    tmp_path, spec_path, reference, cluster, tmpfs, capsys
 ):
     experiment = parse_spec(SPEC).experiments[0]
-    with small_filesystem(tmp_path / "disk") as disk:
+    with tmpfs(tmp_path / "disk", "16m") as disk:
         store = disk / "store.zarr"
         assert run(spec_path, store, cluster, "--stop-after", "3") == 75
         before = read_done(store, experiment)
