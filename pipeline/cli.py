@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-import numpy as np
-
 from pipeline.engine import EXIT_USAGE
 from pipeline.errors import excerpt as _excerpt
 from pipeline.errors import one_line
@@ -138,6 +136,8 @@ def entropy_spec(args: argparse.Namespace) -> str:
 
 def cmd_entropy(args: argparse.Namespace) -> int:
     """Draw a seeded ensemble in this process and print mean and SE per subsystem size."""
+    import numpy as np
+
     from pipeline.architectures import get_architecture
     from pipeline.compute import SAMPLE_STATUS, summary_rows
     from pipeline.engine import compute_task
@@ -210,13 +210,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"worker memory limit {format_bytes(limit)}"
     )
     check_memory(sweep, limit)
-    if check_compatible(path, sweep) == "create":
-        check_location(path)
+    creating = check_compatible(path, sweep) == "create"
+    check_location(path)
+    if creating:
         check_space(path, estimate)
-        where = f"new store {path}"
-    else:
-        check_location(path)
-        where = f"resumes {path}"
+    where = f"new store {path}" if creating else f"resumes {path}"
     print(
         f"store: about {format_bytes(estimate.bytes)} on disk in {estimate.files} files "
         f"when complete ({where})"

@@ -525,11 +525,10 @@ def run_sweep(
     peak, _ = peak_task_bytes(sweep)
     if local:
         check_memory(sweep, worker_memory(workers or default_workers(), memory_limit))
-    if store.check_compatible(path, sweep) == "create":  # read-only from here on
-        store.check_location(path)
+    creating = store.check_compatible(path, sweep) == "create"  # read-only from here on
+    store.check_location(path)
+    if creating:
         store.check_space(path, estimate)
-    else:
-        store.check_location(path)
     store.check_unlocked(path)
     report = RunReport()
     client_options: dict[str, Any] = dict(

@@ -161,7 +161,8 @@ def estimate_store(sweep: Sweep) -> StoreEstimate:
         windows = experiment.subsystem.n_windows
         entropy = len(experiment.all_sizes()) * per_task * windows * 8
         chunks = [entropy] * len(experiment.measures)
-        chunks += [per_task * windows * max(experiment.n) * 2, per_task, 4, 1]
+        checksums = 4 * (len(experiment.measures) + 2)  # one CRC-32 per data chunk
+        chunks += [per_task * windows * max(experiment.n) * 2, per_task, checksums, 1]
         tasks = experiment.n_tasks
         total += tasks * sum(max(size, BLOCK_BYTES) for size in chunks)
         files += tasks * len(chunks)

@@ -358,6 +358,11 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+def _owner(fd: int) -> str:
+    """The holder named in an open lock file."""
+    return os.read(fd, 4096).decode(errors="replace").strip() or "unknown process"
+
+
 def in_use(path: Path, owner: str) -> StoreError:
     """The error for a store locked by another run."""
     return StoreError(
@@ -396,7 +401,7 @@ class StoreLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            owner = os.read(fd, 4096).decode(errors="replace").strip() or "unknown process"
+            owner = _owner(fd)
             os.close(fd)
             raise in_use(self.store, owner) from None
         holder: dict[str, object] = {
@@ -420,7 +425,7 @@ class StoreLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return os.read(fd, 4096).decode(errors="replace").strip() or "unknown process"
+            return _owner(fd)
         finally:
             os.close(fd)  # also drops the shared lock, if taken
         return None
@@ -484,13 +489,12 @@ def _array(path: Path, name: str, mode: str = "r+", token: str = "") -> zarr.Arr
     """An open array, cached per process and store version ``token`` (the spec digest):
     workers write many tasks to one store. Writes store every chunk, even one that equals
     the fill value (a task of NaN entropies is data, and its chunk is checksummed)."""
+    if mode == "r":
+        return zarr.open_array(str(path), path=name, mode=mode)
     key = (str(path), name, token)
-    if mode == "r" or key not in _ARRAYS:
-        if mode == "r":
-            return zarr.open_array(str(path), path=name, mode=mode)
+    if key not in _ARRAYS:
         array = zarr.open_array(str(path), path=name, mode=mode)
-        array = array.with_config({"write_empty_chunks": True})
-        _ARRAYS[key] = array
+        _ARRAYS[key] = array.with_config({"write_empty_chunks": True})
     return _ARRAYS[key]
 
 
@@ -515,11 +519,20 @@ def write_task(
 
     ``values``: ``(samples, measures, m, windows)``; ``orders``: ``(samples, windows, n)``;
     ``status``: ``(samples,)`` codes of :data:`pipeline.compute.SAMPLE_STATUS` (all ``ok``
-    when ``None``). Stores of format 1 have no status or checksums; a sample that is not
-    ``ok`` is then recorded only by its NaN entropies. Zarr writes each chunk to a
-    temporary file and renames it, so a failed write leaves the previous chunk whole and
-    the task not done.
+    when ``None``). Stores of format 1 have no status or checksums, so a task with a
+    sample that is not ``ok`` is refused there (:class:`StoreError`, nothing written).
+    Zarr writes each chunk to a temporary file and renames it, so a failed write leaves
+    the previous chunk whole and the task not done.
     """
+    ok = SAMPLE_STATUS.index("ok")
+    if status is None:
+        status = np.full(task.stop - task.start, ok, dtype=np.int8)
+    if format_version < 2 and np.any(status != ok):
+        causes = sorted({SAMPLE_STATUS[int(code)] for code in status if code != ok})
+        raise StoreError(
+            f"{path} predates per-sample status (format 1): a sample that is not ok "
+            f"({', '.join(causes)}) cannot be recorded; run into a new store"
+        )
     lead = task_index(task)
     samples = slice(task.start, task.stop)
     group = experiment.name
@@ -530,21 +543,10 @@ def write_task(
     padded = np.full((*orders.shape[:2], n_max), -1, dtype=np.int16)
     padded[..., : orders.shape[-1]] = orders
     _array(path, f"{group}/site_order", token=token)[(*lead, samples)] = padded
-    ok = SAMPLE_STATUS.index("ok")
-    if format_version < 2 and status is not None and np.any(status != ok):
-        raise StoreError(
-            f"{path} predates per-sample status (format 1): a sample that is not ok "
-            f"({', '.join(sorted({SAMPLE_STATUS[int(c)] for c in status if c != ok}))}) "
-            "cannot be recorded; run into a new store"
-        )
     if format_version >= 2:
-        if status is None:
-            status = np.full(task.stop - task.start, SAMPLE_STATUS.index("ok"), dtype=np.int8)
         _array(path, f"{group}/sample_status", token=token)[(*lead, samples)] = status
-        crcs = [
-            zlib.crc32(chunk_file(path, experiment, name, lead, task.block).read_bytes())
-            for name in data_files(experiment)
-        ]
+        base = f"{path}/{group}/"
+        crcs = [_chunk_crc(base, name, lead, task.block) for name in data_files(experiment)]
         crc_array = _array(path, f"{group}/chunk_crc32", token=token)
         crc_array[(*lead, task.block)] = np.asarray(crcs, dtype=np.uint32)
     _array(path, f"{group}/done", token=token)[(*lead, task.block)] = 1
@@ -607,6 +609,12 @@ def _read(file: str) -> bytes:
         return handle.read()
 
 
+def _chunk_crc(base: str, name: str, lead: tuple[int, ...], block: int) -> int:
+    """CRC-32 of the bytes of a task's chunk file of ``name`` (``base``: the group's path
+    with a trailing ``/``)."""
+    return zlib.crc32(_read(base + _chunk_key(name, lead, block)))
+
+
 def _task_whole(
     path: Path, experiment: Experiment, index: tuple[int, ...], names: list[str]
 ) -> bool:
@@ -622,7 +630,7 @@ def _task_whole(
         if len(expected) != len(names):
             return False
         for name, crc in zip(names, expected, strict=True):
-            if zlib.crc32(_read(base + _chunk_key(name, tuple(lead), block))) != crc:
+            if _chunk_crc(base, name, tuple(lead), block) != crc:
                 return False
     except OSError:  # a chunk file is missing or unreadable
         return False
@@ -645,13 +653,6 @@ def damaged_tasks(path: Path, experiment: Experiment, done: np.ndarray) -> set[t
         for index in (tuple(int(i) for i in found) for found in np.argwhere(done))
         if not _task_whole(path, experiment, index, names)
     }
-
-
-def read_status(path: Path, experiment: Experiment) -> np.ndarray | None:
-    """``sample_status`` codes ``(n, *grid, sample)``; ``None`` for a format-1 store."""
-    if store_format(path) < 2:
-        return None
-    return np.asarray(_array(path, f"{experiment.name}/sample_status", mode="r")[...])
 
 
 def _slab_ok(
@@ -770,23 +771,25 @@ def status_counts(path: Path, experiment: Experiment, done: np.ndarray) -> dict[
     """Samples per status (:data:`pipeline.compute.SAMPLE_STATUS`) of one experiment,
     from the raw ``sample_status`` chunk files of its done tasks (format 2; a format-1
     store counts the samples of done tasks as ``ok``)."""
-    counts = dict.fromkeys(SAMPLE_STATUS, 0)
-    counts["pending"] = len(experiment.n) * math.prod(experiment.grid_shape) * experiment.samples
+    total = np.zeros(len(SAMPLE_STATUS), dtype=np.int64)
+    total[0] = len(experiment.n) * math.prod(experiment.grid_shape) * experiment.samples
+    legacy = store_format(path) < 2
+    base = f"{path}/{experiment.name}/"
     for index in np.argwhere(done):
         *lead, block = (int(i) for i in index)
         start, stop = experiment.block_range(block)
-        counts["pending"] -= stop - start
-        if store_format(path) < 2:
-            counts["ok"] += stop - start
+        total[0] -= stop - start
+        if legacy:
+            total[SAMPLE_STATUS.index("ok")] += stop - start
             continue
         try:
-            raw = chunk_file(path, experiment, "sample_status", tuple(lead), block).read_bytes()
-            codes = np.frombuffer(raw, dtype=np.int8)[: stop - start]
-        except OSError:
-            codes = np.zeros(0, dtype=np.int8)
-        for code in codes.tolist():
-            counts[SAMPLE_STATUS[code] if 0 <= code < len(SAMPLE_STATUS) else "pending"] += 1
-    return counts
+            raw = _read(base + _chunk_key("sample_status", tuple(lead), block))
+        except OSError:  # a damaged task: its samples count as pending
+            raw = b""
+        codes = np.frombuffer(raw, dtype=np.int8)[: stop - start]
+        codes = np.where((codes >= 0) & (codes < len(SAMPLE_STATUS)), codes, 0)
+        total += np.bincount(codes, minlength=len(SAMPLE_STATUS))
+    return dict(zip(SAMPLE_STATUS, total.tolist(), strict=True))
 
 
 def progress(path: Path) -> list[tuple[str, int, int, dict[str, int]]]:
