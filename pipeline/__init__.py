@@ -15,7 +15,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
 
 def load(path):  # type: ignore[no-untyped-def]
     """Open a results store lazily as an ``xarray.DataTree`` (one child per experiment)."""
-    from pipeline.store import load as _load
+    from pipeline.store.schema import load as _load
 
     return _load(path)
 

@@ -10,23 +10,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pipeline.analysis import (
-    bound_constant,
-    bound_ratio,
-    dicke_reference,
-    ensemble_stats,
-    experiments,
-    fit_log_slope,
-    half_cut,
-    hyper_dims,
-    largest_size,
-    page_reference,
-    sample_means,
-    summarize,
-)
+from pipeline.analysis.datasets import experiments, half_cut, hyper_dims, largest_size
+from pipeline.analysis.fits import bound_constant, bound_ratio, fit_log_slope
+from pipeline.analysis.stats import dicke_reference, ensemble_stats, page_reference, sample_means
+from pipeline.analysis.tables import summarize
 from pipeline.cli import main
-from pipeline.references import dicke_entropy, page_entropy, page_entropy_qubits
-from pipeline.store import load
+from pipeline.numerics.references import dicke_entropy, page_entropy, page_entropy_qubits
+from pipeline.store.schema import load
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 

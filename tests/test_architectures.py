@@ -14,8 +14,8 @@ from pipeline.architectures import REGISTRY, get_architecture, make_hyper
 from pipeline.architectures.mlp import MLPHyper
 from pipeline.architectures.rbm import log_2cosh
 from pipeline.architectures.reference import bond_dimensions
-from pipeline.states import full_state
-from pipeline.xp import namespace
+from pipeline.architectures.states import full_state
+from pipeline.numerics.xp import namespace
 
 NAMESPACES = ("numpy", "array_api_strict")
 DETERMINISTIC = {"ghz", "dicke"}

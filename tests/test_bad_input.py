@@ -97,8 +97,8 @@ def test_unreachable_scheduler_gives_up_in_bounded_time(good, tmp_path, capsys):
 
 
 def test_default_connect_timeout_is_at_most_30_seconds():
-    from pipeline.cli import build_parser
-    from pipeline.engine import CONNECT_TIMEOUT
+    from pipeline.cli.parser import build_parser
+    from pipeline.run.clusters import CONNECT_TIMEOUT
 
     args = build_parser().parse_args(["run", "x.toml"])
     assert args.connect_timeout == CONNECT_TIMEOUT <= 30

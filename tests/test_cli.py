@@ -198,7 +198,7 @@ def test_foreign_directory_is_refused(tmp_path, capsys):
 
 
 def test_missing_gpu_is_an_error_not_a_fallback(tmp_path, capsys):
-    from pipeline.xp import gpu_available
+    from pipeline.numerics.xp import gpu_available
 
     if gpu_available():
         pytest.skip("a GPU is present")
@@ -279,6 +279,6 @@ def test_entropy_command_prints_a_table(capsys):
     )
     out = capsys.readouterr().out
     # S(m=4) of the n = 8 Dicke state
-    from pipeline.references import dicke_entropy
+    from pipeline.numerics.references import dicke_entropy
 
     assert f"{dicke_entropy(8, 4):.6f}" in out

@@ -23,9 +23,11 @@ from distributed import Client, LocalCluster
 
 from pipeline import load
 from pipeline.cli import main
-from pipeline.engine import _StopFlag, compute_task, run_sweep, submit_bounded
-from pipeline.plan import iter_tasks
-from pipeline.spec import parse_spec
+from pipeline.run.engine import run_sweep
+from pipeline.run.submit import _StopFlag, submit_bounded
+from pipeline.sweep.plan import iter_tasks
+from pipeline.sweep.sample import compute_task
+from pipeline.sweep.validate import parse_spec
 
 SPEC = """
 name = "engine-test"

@@ -10,16 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.entropy import (
-    clean_probs,
-    entropies,
-    measure_order,
-    min_entropy,
-    renyi,
-    von_neumann,
-)
-from pipeline.spectra import schmidt_probs
-from pipeline.xp import namespace
+from pipeline.numerics.entropy import clean_probs, entropies, min_entropy, renyi, von_neumann
+from pipeline.numerics.measures import measure_order
+from pipeline.numerics.spectra import schmidt_probs
+from pipeline.numerics.xp import namespace
 
 NAMESPACES = ("numpy", "array_api_strict")
 ORDERS = (0.5, 1.0, 2.0, math.inf)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from pipeline.architectures import get_architecture
-from pipeline.entropy import entropies
-from pipeline.spectra import nested_schmidt_probs, schmidt_probs, schmidt_probs_svd
-from pipeline.states import full_state
-from pipeline.subsystems import sample_orders
-from pipeline.xp import BackendError, gpu_available, namespace, resolve_backend, to_numpy
+from pipeline.architectures.states import full_state
+from pipeline.numerics.entropy import entropies
+from pipeline.numerics.spectra import nested_schmidt_probs, schmidt_probs, schmidt_probs_svd
+from pipeline.numerics.xp import BackendError, gpu_available, namespace, resolve_backend, to_numpy
+from pipeline.sweep.subsystems import sample_orders
 
 MEASURES = ("vn", "renyi2", "renyi0.5", "inf")
 EXACT = 1e-12

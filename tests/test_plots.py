@@ -4,7 +4,6 @@ small real stores (quick workflows run once per session), plus ``plot_store`` an
 
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
@@ -16,11 +15,8 @@ from distributed import LocalCluster
 from matplotlib.collections import PolyCollection
 from matplotlib.container import ErrorbarContainer
 
-from pipeline.analysis import bound_constant, ensemble_stats
-from pipeline.cli import main
-from pipeline.plots import (
-    add_arguments,
-    main_plot,
+from pipeline.analysis.fits import bound_constant
+from pipeline.analysis.plots import (
     plot_cosnet_hidden,
     plot_dicke,
     plot_entropy_vs_k,
@@ -28,8 +24,10 @@ from pipeline.plots import (
     plot_entropy_vs_size,
     plot_store,
 )
-from pipeline.references import dicke_entropy, page_entropy_qubits
-from pipeline.store import load
+from pipeline.analysis.stats import ensemble_stats
+from pipeline.cli import main
+from pipeline.numerics.references import dicke_entropy, page_entropy_qubits
+from pipeline.store.schema import load
 
 matplotlib.use("Agg")
 
@@ -237,13 +235,10 @@ def test_plot_store_writes_every_applicable_figure(stores, tmp_path):
 
 
 def test_plot_command(stores, tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    args = parser.parse_args([str(stores["sn"]), "--out", str(tmp_path), "--format", "png"])
-    assert main_plot(args) == 0
+    assert main(["plot", str(stores["sn"]), "--out", str(tmp_path), "--format", "png"]) == 0
     assert capsys.readouterr().out.split() == [str(tmp_path / "paper-sn-quick_entropy_vs_size.png")]
     foreign = tmp_path / "not-a-store"
     foreign.mkdir()
-    assert main_plot(parser.parse_args([str(foreign), "--out", str(tmp_path)])) == 2
+    assert main(["plot", str(foreign), "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "is not an nqs-ent store" in error

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.slurm import jobqueue_kwargs, load_site_config
+from pipeline.run.site import load_site_config
+from pipeline.run.slurm import jobqueue_kwargs
 
 pytestmark = pytest.mark.slurm
 
@@ -123,7 +124,7 @@ def test_start_slurm_cluster_replaces_workers_that_retire_before_walltime():
     ends COMPLETED, not killed at its walltime, and the cluster starts a replacement."""
     from distributed import Client
 
-    from pipeline.slurm import start_slurm_cluster
+    from pipeline.run.slurm import start_slurm_cluster
 
     table = {"walltime": "00:00:50", "warning_seconds": 24, "job_name": "nqs-ent-retire"}
     with start_slurm_cluster(table, 1) as cluster, Client(cluster) as client:

@@ -17,17 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import slurm
-from pipeline.slurm import (
-    KEEP_MALLOC_DEFAULTS,
-    SlurmOptions,
-    jobqueue_kwargs,
-    load_site_config,
-    options_from_mapping,
-    render_header,
-    render_sweep_script,
-    walltime_seconds,
-)
+from pipeline.cli import main
+from pipeline.cli.errors import EXIT_INTERRUPTED
+from pipeline.run import site, slurm
+from pipeline.run.site import SlurmOptions, load_site_config, options_from_mapping, walltime_seconds
+from pipeline.run.slurm import JOBQUEUE_MALLOC, jobqueue_kwargs, render_header, render_sweep_script
 
 SLURM_DIR = Path(__file__).resolve().parent.parent / "slurm"
 FULL = SlurmOptions(
@@ -239,13 +233,13 @@ def test_site_config_gpu_table():
 def test_site_config_path_from_environment(tmp_path, monkeypatch):
     path = tmp_path / "site.toml"
     path.write_text('walltime = "00:20:00"\nwarning_seconds = 60\naccount = "abc"\n')
-    monkeypatch.setenv(slurm.CONFIG_ENV, str(path))
+    monkeypatch.setenv(site.CONFIG_ENV, str(path))
     options = load_site_config()
     assert (options.walltime, options.account, options.partition) == ("00:20:00", "abc", None)
 
 
 def test_site_config_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match=slurm.CONFIG_ENV):
+    with pytest.raises(FileNotFoundError, match=site.CONFIG_ENV):
         load_site_config(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("walltime = \n")
@@ -270,13 +264,12 @@ def test_committed_scripts_equal_rendered(name, gpu):
     rendered = render_sweep_script(load_site_config(gpu=gpu), gpu=gpu)
     committed = (SLURM_DIR / name).read_text()
     assert committed == rendered, (
-        f"slurm/{name} is stale: python3 -m pipeline.slurm render{' --gpu' if gpu else ''}"
-        f" > slurm/{name}"
+        f"slurm/{name} is stale: nqs-ent slurm render{' --gpu' if gpu else ''} > slurm/{name}"
     )
 
 
 def test_render_command_prints_the_script(capsys):
-    assert slurm.main(["render", "--gpu"]) == 0
+    assert main(["slurm", "render", "--gpu"]) == 0
     assert capsys.readouterr().out == (SLURM_DIR / "sweep-gpu.sbatch").read_text()
 
 
@@ -331,9 +324,7 @@ def bash_syntax_ok(text):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize(
-    "name", ["sweep.sbatch", "sweep-gpu.sbatch", "sweep-body.sh", "dev-cluster.sh"]
-)
+@pytest.mark.parametrize("name", ["sweep.sbatch", "sweep-gpu.sbatch", "dev-cluster.sh"])
 def test_scripts_have_valid_bash_syntax(name):
     bash_syntax_ok((SLURM_DIR / name).read_text())
 
@@ -460,7 +451,7 @@ def test_warning_signal_stops_driver_and_requeues(fake_job):
     wait_for(fake_job.log / "driver")
     job.send_signal(signal.SIGUSR1)
     out, _ = job.communicate(timeout=30)
-    assert job.returncode == slurm.EX_TEMPFAIL, out
+    assert job.returncode == EXIT_INTERRUPTED, out
     assert (fake_job.log / "scontrol").read_text() == "requeue 4242\n"
     scheduler_file = fake_job.workdir / "scheduler.json"
     assert (fake_job.log / "driver").read_text().split() == [
@@ -493,7 +484,7 @@ def test_termination_without_warning_does_not_requeue(fake_job):
     wait_for(fake_job.log / "driver")
     job.send_signal(signal.SIGTERM)
     out, _ = job.communicate(timeout=30)
-    assert job.returncode == slurm.EX_TEMPFAIL, out
+    assert job.returncode == EXIT_INTERRUPTED, out
     assert not (fake_job.log / "scontrol").exists()
 
 
@@ -531,7 +522,7 @@ def test_jobqueue_kwargs_for_the_site_config():
         "walltime": "01:00:00",
         "job_name": "nqs-ent-worker",
         "job_extra_directives": [],
-        "job_script_prologue": ["export OMP_NUM_THREADS=1", *KEEP_MALLOC_DEFAULTS],
+        "job_script_prologue": ["export OMP_NUM_THREADS=1", *JOBQUEUE_MALLOC],
         "worker_extra_args": ["--lifetime", "3300s", "--lifetime-stagger", "150s"],
         "scheduler_options": {"dashboard_address": ":0"},
         "interface": "lo",

@@ -9,16 +9,10 @@ from dataclasses import dataclass
 import pytest
 
 from pipeline.architectures import REGISTRY, Architecture, get_architecture
-from pipeline.spec import (
-    Experiment,
-    SpecError,
-    SubsystemSpec,
-    Sweep,
-    load_spec,
-    measure_alpha,
-    measure_variable,
-    parse_spec,
-)
+from pipeline.numerics.measures import measure_alpha, measure_variable
+from pipeline.sweep.spec import Experiment, SpecError, Sweep
+from pipeline.sweep.subsystems import SubsystemSpec
+from pipeline.sweep.validate import load_spec, parse_spec
 
 FULL = """\
 name = "quickstart"

@@ -14,15 +14,16 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from pipeline import spectra
 from pipeline.architectures import get_architecture
-from pipeline.compute import SubsystemPlan, sample_entropies
-from pipeline.entropy import entropies, measure_order
-from pipeline.references import dicke_entropy, page_entropy, page_entropy_qubits
-from pipeline.spectra import nested_schmidt_probs, schmidt_probs, schmidt_probs_svd
-from pipeline.states import basis_spins, full_state
-from pipeline.subsystems import explicit_orders, sample_orders
-from pipeline.xp import namespace
+from pipeline.architectures.states import basis_spins, full_state
+from pipeline.numerics import spectra
+from pipeline.numerics.entropy import entropies
+from pipeline.numerics.measures import measure_order
+from pipeline.numerics.references import dicke_entropy, page_entropy, page_entropy_qubits
+from pipeline.numerics.spectra import nested_schmidt_probs, schmidt_probs, schmidt_probs_svd
+from pipeline.numerics.xp import namespace
+from pipeline.sweep.sample import SubsystemPlan, sample_entropies
+from pipeline.sweep.subsystems import explicit_orders, sample_orders
 
 NAMESPACES = ("numpy", "array_api_strict")
 MEASURES = ("vn", "renyi2", "renyi0.5", "inf")

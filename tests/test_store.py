@@ -14,12 +14,14 @@ import pytest
 import zarr
 from distributed import LocalCluster
 
-from pipeline import load, provenance
-from pipeline.analysis import status_counts
+from pipeline import load
+from pipeline.analysis.stats import status_counts
 from pipeline.cli import main
-from pipeline.compute import SAMPLE_STATUS
-from pipeline.spec import parse_spec
-from pipeline.store import chunk_file, read_done
+from pipeline.numerics import provenance
+from pipeline.store.integrity import read_done
+from pipeline.store.layout import chunk_file
+from pipeline.sweep.sample import SAMPLE_STATUS
+from pipeline.sweep.validate import parse_spec
 
 SPEC = """
 name = "store-test"

@@ -20,9 +20,9 @@ import pytest
 from distributed import LocalCluster
 
 from pipeline.cli import main
-from pipeline.provenance import CROSS_MACHINE_ATOL
-from pipeline.spec import load_spec
-from pipeline.store import read_snapshot, snapshot_arrays, write_snapshot
+from pipeline.numerics.provenance import CROSS_MACHINE_ATOL
+from pipeline.store.snapshots import read_snapshot, snapshot_arrays, write_snapshot
+from pipeline.sweep.validate import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = sorted(p for p in ROOT.glob("workflows/*/*.toml") if not p.stem.endswith("_quick"))

@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipeline.activations import check_activation, get_activation
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, draw_linear, linear, to_namespace
+from pipeline.numerics.activations import check_activation, get_activation
 
 MODES = ("amplitude", "log")
 

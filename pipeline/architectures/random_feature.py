@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipeline.activations import check_activation, get_activation
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, linear, to_namespace
+from pipeline.numerics.activations import check_activation, get_activation
 
 BIAS_DISTRIBUTIONS = ("uniform", "normal")
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.activations import check_activation, get_activation
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, draw_linear, linear, to_namespace
+from pipeline.numerics.activations import check_activation, get_activation
 
 LAYER_NORM_EPS = 1e-5
 

@@ -1,0 +1,181 @@
+"""TODO docstring (compute, analysis)"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from pipeline.analysis.datasets import _as_dataarray
+from pipeline.numerics.references import dicke_entropy, page_entropy
+
+
+def mean_and_error(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error of the mean along ``axis``, ignoring NaN (``ddof = 1``;
+    NaN where fewer than two values are finite)."""
+    finite = np.isfinite(values)
+    count = np.sum(finite, axis=axis)
+    total = np.sum(np.where(finite, values, 0.0), axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+        deviation = np.where(finite, values - np.expand_dims(mean, axis), 0.0)
+        variance = np.sum(deviation**2, axis=axis) / (count - 1)
+        error = np.where(count > 1, np.sqrt(variance / count), np.nan)
+    return mean, error
+
+
+def summary_rows(
+    values: np.ndarray, sizes: Sequence[int], measures: Sequence[str]
+) -> list[tuple[int, str, float, float]]:
+    """``(m, measure, mean, standard error)`` over samples of per-sample window means.
+
+    ``values`` has shape ``(samples, measures, sizes, windows)``.
+    """
+    finite = np.isfinite(values)
+    count = np.sum(finite, axis=-1)
+    total = np.sum(np.where(finite, values, 0.0), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_sample = total / count  # the paper's convention: mean over windows
+    mean, error = mean_and_error(per_sample, axis=0)
+    rows = []
+    for j, m in enumerate(sizes):
+        for i, measure in enumerate(measures):
+            if math.isfinite(mean[i, j]):
+                rows.append((int(m), measure, float(mean[i, j]), float(error[i, j])))
+    return rows
+
+
+def sample_means(da: xr.DataArray, dim: str = "window") -> xr.DataArray:
+    """Per sample, the mean over the windows drawn for it (NaN-aware).
+
+    ``S_s = (1 / W_s) sum_w S_{s,w}`` over the ``W_s`` finite windows of sample ``s``;
+    NaN where a sample has none. Attributes (``long_name``, ``units``) are kept.
+
+    >>> da = xr.DataArray([[1.0, 3.0], [2.0, np.nan]], dims=("sample", "window"))
+    >>> sample_means(da).values.tolist()
+    [2.0, 2.0]
+    """
+    if dim not in da.dims:
+        return da
+    out = da.mean(dim, skipna=True, keep_attrs=True)
+    return out.compute() if out.chunks else out
+
+
+def ensemble_stats(da: xr.DataArray, dim: str = "sample", window_dim: str = "window") -> xr.Dataset:
+    """Mean, standard error and count over network samples.
+
+    When ``window_dim`` is present, the per-sample window means are taken first
+    (:func:`sample_means`). Then, over the ``N`` samples with a finite value,
+
+    ``mean = (1/N) sum_s S_s``,  ``se = sqrt(sum_s (S_s - mean)^2 / (N - 1)) / sqrt(N)``,
+
+    ``count = N``; ``se`` is NaN when ``N < 2`` (a deterministic state has no error bar).
+
+    >>> da = xr.DataArray([[1.0, 3.0], [2.0, 4.0], [4.0, np.nan]],
+    ...                   dims=("sample", "window"), attrs={"units": "nats"})
+    >>> st = ensemble_stats(da)  # sample means 2, 3, 4: std 1, se 1/sqrt(3)
+    >>> float(st["mean"]), round(float(st["se"]), 6), int(st["count"])
+    (3.0, 0.57735, 3)
+    """
+    per_sample = sample_means(da, window_dim)
+    count = per_sample.count(dim)
+    mean = per_sample.mean(dim, skipna=True)
+    centred = per_sample - mean
+    sum_squares = (centred**2).sum(dim, skipna=True)
+    dof = (count - 1).where(count > 1)
+    se = (sum_squares / dof / count) ** 0.5
+    attrs = dict(da.attrs)
+    long_name = attrs.get("long_name", da.name or "value")
+    mean.attrs = dict(attrs)
+    se.attrs = {**attrs, "long_name": f"standard error of {long_name}"}
+    count.attrs = {"long_name": f"samples with a finite {long_name}", "units": "1"}
+    return xr.Dataset({"mean": mean, "se": se, "count": count})
+
+
+def status_counts(ds: xr.Dataset) -> dict[str, int]:
+    """Samples per status (``ok``, ``pending``, ``zero``, ``nonfinite``; see
+    :data:`pipeline.compute.SAMPLE_STATUS`) of one experiment's Dataset.
+
+    Stores written before per-sample status existed count every sample of a done task
+    as ``ok`` (their tasks failed as a whole otherwise) and the rest as ``pending``.
+
+    >>> ds = xr.Dataset({"sample_status": ("sample", np.array([1, 1, 3, 0], np.int8))})
+    >>> ds["sample_status"].attrs["flag_meanings"] = "pending ok zero nonfinite"
+    >>> status_counts(ds)
+    {'pending': 1, 'ok': 2, 'zero': 0, 'nonfinite': 1}
+    """
+    if "sample_status" not in ds:
+        done = np.asarray(ds["done"].values)
+        samples = int(ds.sizes["sample"])
+        per_task = int(ds.attrs.get("samples_per_task", samples))
+        block = np.arange(done.shape[-1])
+        sizes = np.minimum(per_task, samples - block * per_task)  # samples per task block
+        ok = int(np.sum(done * sizes))
+        return {"pending": done[..., 0].size * samples - ok, "ok": ok}
+    codes = np.asarray(ds["sample_status"].values)
+    names = str(ds["sample_status"].attrs.get("flag_meanings", "")).split()
+    return {name: int(np.sum(codes == code)) for code, name in enumerate(names)}
+
+
+def _reference(function: Any, n: Any, m: Any, name: str, long_name: str) -> xr.DataArray:
+    n_array, m_array = _as_dataarray(n, "n"), _as_dataarray(m, "m")
+
+    def value(n_value: float, m_value: float) -> float:
+        if not (np.isfinite(n_value) and np.isfinite(m_value)):
+            return math.nan
+        n_int, m_int = int(n_value), int(m_value)
+        if not 1 <= m_int < n_int:
+            return math.nan
+        return float(function(n_int, m_int))
+
+    out = xr.apply_ufunc(value, n_array, m_array, vectorize=True, output_dtypes=[float])
+    out.attrs = {"long_name": long_name, "units": "nats"}
+    return out.rename(name)
+
+
+def page_reference(n: Any, m: Any) -> xr.DataArray:
+    """Page's mean von Neumann entropy of a Haar-random state of ``n`` qubits across
+    ``|A| = m``, on the coordinates of ``n`` and ``m`` (NaN where ``m >= n`` or ``m < 1``).
+
+    ``S = H(d_A d_B) - H(d_B) - (d_A - 1) / (2 d_B)`` with ``d_A = 2^min(m, n-m)``,
+    ``d_B = 2^max(m, n-m)`` and ``H`` the harmonic number (D. N. Page, PRL 71, 1291
+    (1993)); :func:`pipeline.references.page_entropy`.
+
+    Parameters
+    ----------
+    n, m
+        Ints, sequences (giving dimensions ``n`` and ``m``) or DataArrays such as a
+        store's coordinates ``ds.n`` and ``ds.m``; the result broadcasts them.
+
+    >>> page_reference([2, 4], [1, 2]).round(6).values.tolist()  # 1/3 = H(4) - H(2) - 1/4
+    [[0.333333, nan], [0.600372, 0.922396]]
+    """
+    return _reference(
+        lambda n, m: page_entropy(2**m, 2 ** (n - m)),
+        n,
+        m,
+        "S_page",
+        "Page entropy (Haar-random state)",
+    )
+
+
+def dicke_reference(n: Any, m: Any, alpha: float = 1.0) -> xr.DataArray:
+    """The Dicke state's entropy of order ``alpha`` across ``|A| = m`` on the coordinates
+    of ``n`` and ``m`` (NaN where ``m >= n``, ``m < 1`` or ``n`` is odd).
+
+    ``p_j = C(m, j) C(n - m, n/2 - j) / C(n, n/2)``, ``S = -sum_j p_j log p_j``
+    (``alpha = 1``), ``log(sum_j p_j^alpha) / (1 - alpha)`` otherwise;
+    :func:`pipeline.references.dicke_entropy`.
+
+    >>> round(float(dicke_reference(22, 2)), 4)
+    1.0221
+    """
+
+    def value(n_int: int, m_int: int) -> float:
+        return dicke_entropy(n_int, m_int, alpha=alpha) if n_int % 2 == 0 else math.nan
+
+    name = "von Neumann" if alpha == 1 else f"order-{alpha:g}"
+    return _reference(value, n, m, "S_dicke", f"Dicke state {name} entropy")

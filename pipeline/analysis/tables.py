@@ -1,0 +1,140 @@
+"""TODO docstring (engine, analysis)"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from pipeline import store
+from pipeline.analysis.datasets import experiments, hyper_dims, largest_size
+from pipeline.analysis.fits import bound_ratio, fit_log_slope
+from pipeline.analysis.stats import ensemble_stats
+from pipeline.numerics.references import page_entropy
+from pipeline.sweep.spec import Sweep
+
+
+def summary_table(path: Path, sweep: Sweep) -> str:
+    """Mean +- standard error (over samples, of the mean over windows) of the first
+    measure at the largest size of each ``(experiment, n, grid point)``, with the number
+    of samples averaged against the number asked for. Samples whose state could not be
+    normalised are counted by cause below the table."""
+    from pipeline.analysis.stats import ensemble_stats, status_counts
+    from pipeline.numerics.measures import measure_variable
+
+    tree = store.load(path)
+    lines = [
+        f"{'experiment':<18} {'n':>3} {'grid point':<22} {'k':>5} {'m':>3}  "
+        f"{'measure':<8} {'mean':>8} {'SE':>8} {'samples':>9}  done"
+    ]
+    not_ok: dict[str, int] = {}
+    for experiment in sweep.experiments:
+        ds = tree[experiment.name].ds
+        measure = experiment.measures[0]
+        stats = ensemble_stats(ds[measure_variable(measure)])
+        keys = [key for key, _ in experiment.hyper_axes]
+        for n_index, n in enumerate(experiment.n):
+            m = max(experiment.subsystem.sizes(n))
+            for grid_index in itertools.product(*(range(s) for s in experiment.grid_shape)):
+                lead = {"n": n_index, **dict(zip(keys, grid_index, strict=True))}
+                point = ",".join(
+                    f"{key}={ds[key].values[i]}" for key, i in zip(keys, grid_index, strict=True)
+                )
+                k = int(ds["k"].isel(lead))
+                done = int(ds["done"].isel(lead).sum())
+                row = stats.isel(lead).sel(m=m)
+                samples = f"{int(row['count'])}/{experiment.samples}"
+                lines.append(
+                    f"{experiment.name:<18} {n:>3} {(point or '-')[:22]:<22} "
+                    f"{(k if k >= 0 else '-'):>5} {m:>3}  {measure:<8} "
+                    f"{_fmt(row['mean']):>8} {_fmt(row['se']):>8} {samples:>9}  "
+                    f"{done}/{ds.sizes['block']}"
+                )
+        for cause, count in status_counts(ds).items():
+            if cause not in ("ok", "pending") and count:
+                not_ok[f"{experiment.name}: {cause}"] = count
+    if not_ok:
+        causes = ", ".join(f"{key} {count}" for key, count in not_ok.items())
+        lines.append(
+            f"samples whose state could not be normalised (NaN entropies, not averaged): {causes}"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    value = float(np.asarray(value))
+    return f"{value:.4f}" if math.isfinite(value) else "-"
+
+
+def _point_label(ds: xr.Dataset | xr.DataArray, index: Mapping[str, Any]) -> str:
+    return ", ".join(f"{dim}={ds[dim].values[i]}" for dim, i in index.items()) or "-"
+
+
+def summarize(source: Any, measure: str = "S_vn") -> Any:
+    """One row per experiment, ``n`` and grid point: the headline numbers of a store.
+
+    Columns: ``experiment``, ``architecture``, ``n``, ``point`` (the swept
+    hyperparameters), ``k``, ``m`` (the largest measured size ``<= n/2``), ``mean`` and
+    ``se`` (nats, at that ``m``; :func:`ensemble_stats`), ``samples`` (with a finite
+    value there), ``page`` (Page's value there), ``slope_log_m`` with ``slope_log_m_low``
+    and ``slope_log_m_high`` (fit of ``S`` against ``log |A|`` over the measured sizes
+    of that ``n``), ``slope_log_n`` with its interval (fit of the largest-size ``S``
+    against ``log n`` over the experiment's ``n``; the same on every row of a grid point)
+    and ``bound_ratio`` (the largest ``S / (k log n)`` over the sizes). Fits that lack
+    points are NaN.
+
+    Returns a ``pandas.DataFrame``.
+    """
+    import pandas as pd
+
+    rows = []
+    for name, ds in experiments(source).items():
+        if measure not in ds:
+            continue
+        st = ensemble_stats(ds[measure])
+        fit_m = fit_log_slope(st["mean"], st["se"], dim="m")
+        top = largest_size(st["mean"])
+        top_se = largest_size(st["se"])
+        top_count = largest_size(st["count"].astype(float).where(st["mean"].notnull()))
+        fit_n = fit_log_slope(top.drop_vars("m"), top_se.drop_vars("m"), dim="n")
+        if "k" in ds:
+            ratio = bound_ratio(st["mean"], ds["k"]).max("m", skipna=True)
+        else:
+            ratio = xr.full_like(top, np.nan)
+        dims = hyper_dims(st["mean"])
+        for n_index, n in enumerate(ds["n"].values):
+            m_value = int(top["m"].values[n_index])
+            for grid in np.ndindex(*(ds.sizes[d] for d in dims)):
+                hyper = dict(zip(dims, grid, strict=True))
+                index: dict[str, Any] = {"n": n_index, **hyper}
+                mean_value = float(top.isel(index))
+                measured = math.isfinite(mean_value)
+                rows.append(
+                    {
+                        "experiment": name,
+                        "architecture": ds.attrs.get("architecture", ""),
+                        "n": int(n),
+                        "point": _point_label(ds, hyper),
+                        "k": int(ds["k"].isel(index)) if "k" in ds else -1,
+                        "m": m_value if measured else -1,
+                        "mean": mean_value,
+                        "se": float(top_se.isel(index)),
+                        "samples": int(np.nan_to_num(float(top_count.isel(index)))),
+                        "page": page_entropy(2**m_value, 2 ** (int(n) - m_value))
+                        if measured
+                        else math.nan,
+                        "slope_log_m": float(fit_m["slope"].isel(index)),
+                        "slope_log_m_low": float(fit_m["slope_ci_low"].isel(index)),
+                        "slope_log_m_high": float(fit_m["slope_ci_high"].isel(index)),
+                        "slope_log_n": float(fit_n["slope"].isel(hyper)),
+                        "slope_log_n_low": float(fit_n["slope_ci_low"].isel(hyper)),
+                        "slope_log_n_high": float(fit_n["slope_ci_high"].isel(hyper)),
+                        "bound_ratio": float(ratio.isel(index)),
+                    }
+                )
+    return pd.DataFrame(rows)

@@ -1,0 +1,324 @@
+"""TODO docstring (engine)"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import store
+from pipeline.numerics import provenance
+from pipeline.numerics.xp import resolve_backend
+from pipeline.run.clusters import CONNECT_TIMEOUT, default_workers, open_client, worker_memory
+from pipeline.run.submit import Abandon, _signals_handled, _StopFlag, executing_keys, submit_bounded
+from pipeline.run.worker import run_task
+from pipeline.sweep.plan import (
+    Task,
+    check_memory,
+    check_scale,
+    format_bytes,
+    iter_tasks,
+    peak_task_bytes,
+)
+from pipeline.sweep.spec import SpecError, Sweep
+
+log = logging.getLogger("nqs_ent")
+
+
+@dataclass
+class RunReport:
+    """What a run did."""
+
+    total: int = 0
+    skipped: int = 0
+    repaired: int = 0
+    computed: int = 0
+    not_ok: int = 0
+    """Samples of the computed tasks whose state could not be normalised (NaN entropies,
+    their cause in ``sample_status``)."""
+    failed: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+    """Wall time of the whole run, cluster start and shutdown included."""
+    execute_seconds: float = 0.0
+    """Wall time from the first submission to the last result."""
+    task_seconds: float = 0.0
+    """Sum of the tasks' own run times, measured inside them."""
+
+
+def select_experiments(sweep: Sweep, only: Sequence[str] | None) -> set[int]:
+    """Indices of the experiments named in ``only`` (all of them when ``only`` is None)."""
+    if only is None:
+        return {e.index for e in sweep.experiments}
+    names = {e.name: e.index for e in sweep.experiments}
+    unknown = [name for name in only if name not in names]
+    if unknown or not only:
+        raise SpecError(
+            f"--only: no experiment {', '.join(map(repr, unknown)) or 'given'} in spec "
+            f"{sweep.name!r} (its experiments: {', '.join(names)})"
+        )
+    return {names[name] for name in only}
+
+
+@dataclass
+class Pending:
+    """The tasks a resume still has to run, found from the store's files."""
+
+    tasks: Iterator[Task]
+    """The tasks to run, lazily, in the sweep's order."""
+    count: int
+    """How many ``tasks`` yields."""
+    skipped: int
+    """Tasks done and whole: not run again."""
+    repaired: list[str]
+    """Keys of tasks flagged done whose chunks are damaged: cleared, to be recomputed."""
+
+
+def pending_tasks(path: Path, sweep: Sweep, selected: set[int]) -> Pending:
+    """Tasks still to run, with the counts of done tasks skipped and damaged ones redone.
+
+    Only the experiments whose indices are in ``selected`` are considered
+    (:func:`select_experiments`). The ``done`` flags come from the chunk files
+    (:func:`pipeline.store.read_done`); a task flagged done whose chunks no longer match
+    their checksums (changed, truncated or deleted on disk) has its flag cleared here and
+    is among the tasks to run. Memory grows with the number of tasks only by the flags
+    (one byte each), never by a list of tasks.
+    """
+    done: dict[int, np.ndarray] = {}
+    repaired: list[str] = []
+    for experiment in sweep.experiments:
+        if experiment.index not in selected:
+            continue
+        flags = store.read_done(path, experiment)
+        for index in sorted(store.damaged_tasks(path, experiment, flags)):
+            *lead, block = index
+            start, stop = experiment.block_range(block)
+            task = Task(experiment.index, lead[0], tuple(lead[1:]), block, start, stop)
+            repaired.append(task.key(sweep))
+            log.warning(
+                "task %s was marked done but its data are damaged; recomputing", repaired[-1]
+            )
+            store.reset_task(path, experiment, task)
+            flags[index] = False
+        done[experiment.index] = flags
+    remaining = sum(int(flags.size - flags.sum()) for flags in done.values())
+    total = sum(sweep.experiments[i].n_tasks for i in done)
+
+    def todo() -> Iterator[Task]:
+        for task in iter_tasks(sweep, selected):
+            if not done[task.experiment][(*store.task_index(task), task.block)]:
+                yield task
+
+    return Pending(todo(), remaining, total - remaining, repaired)
+
+
+def run_sweep(
+    sweep: Sweep,
+    path: Path,
+    *,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    cluster: str = "local",
+    workers: int | None = None,
+    memory_limit: int | None = None,
+    backend: str | None = None,
+    max_in_flight: int | None = None,
+    stop_after: int | None = None,
+    only: Sequence[str] | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    show_progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> RunReport:
+    """Run (or resume) ``sweep`` into the store at ``path``.
+
+    ``only`` restricts the run to the named experiments; the store is still the whole
+    spec's, and a later run without ``only`` computes the rest.
+
+    Order of events: every check that can be made without a cluster runs first and
+    read-only (the sweep's scale, the largest task against a local worker's memory, the
+    store's spec, its location and free space, its lock); then the cluster is reached
+    (a running scheduler within ``connect_timeout`` seconds) and the store locked; only
+    then is anything printed or written. So invalid input raises
+    :class:`pipeline.spec.SpecError`, :class:`pipeline.plan.PlanError`,
+    :class:`pipeline.store.StoreError`, :class:`ClusterError` or
+    :class:`pipeline.xp.BackendError` with the store untouched.
+    """
+    started = time.perf_counter()
+    selected = select_experiments(sweep, only)
+    local = not scheduler and not scheduler_file and cluster == "local"
+    # Remote workers resolve the backend where they run (a login node may have no GPU);
+    # a local run checks it here, before anything is written.
+    backend = backend or sweep.backend
+    if local or backend == "auto":
+        backend = resolve_backend(backend)
+    estimate = check_scale(sweep)
+    peak, _ = peak_task_bytes(sweep)
+    if local:
+        check_memory(sweep, worker_memory(workers or default_workers(), memory_limit))
+    creating = store.check_compatible(path, sweep) == "create"  # read-only from here on
+    store.check_location(path)
+    if creating:
+        store.check_space(path, estimate)
+    store.check_unlocked(path)
+    report = RunReport()
+    client_options: dict[str, Any] = dict(
+        scheduler=scheduler,
+        scheduler_file=scheduler_file,
+        cluster=cluster,
+        workers=workers,
+        memory_limit=memory_limit,
+        cluster_options=sweep.cluster,
+        gpu=backend == "cupy",
+        connect_timeout=connect_timeout,
+    )
+    with open_client(**client_options) as client, store.locked(path):
+        if not local:
+            limits = [
+                w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()
+            ]
+            if any(limits):
+                check_memory(sweep, min(limit for limit in limits if limit))
+        mode = store.check_compatible(path, sweep)  # again, now that the store is ours
+        echo(f"plan: {sweep.n_tasks} tasks, largest about {format_bytes(peak)} per task")
+        if only is not None:
+            names = ", ".join(e.name for e in sweep.experiments if e.index in selected)
+            echo(f"only: {names}")
+        platforms = _worker_platforms(client)
+        if mode == "create":
+            store.create(path, sweep, platforms)
+            echo(f"store: created {path}")
+            todo: Iterator[Task] = iter_tasks(sweep, selected)
+            count = report.total = sum(sweep.experiments[i].n_tasks for i in selected)
+        else:
+            for key in store.add_worker_platforms(path, platforms):
+                log.warning(
+                    "resuming on another platform (%s): new tasks may differ from the earlier "
+                    "ones in the last bits (see pipeline.provenance)",
+                    key,
+                )
+            pending = pending_tasks(path, sweep, selected)
+            todo, count = pending.tasks, pending.count
+            report.skipped, report.repaired = pending.skipped, len(pending.repaired)
+            report.total = pending.count + pending.skipped
+            echo(
+                f"store: resuming {path}: {report.skipped} of {report.total} tasks already "
+                f"done and skipped, {count} to run"
+                + (f" ({report.repaired} damaged, recomputed)" if report.repaired else "")
+            )
+        if count:
+            _execute(
+                client,
+                sweep,
+                path,
+                todo,
+                count,
+                report,
+                backend,
+                echo,
+                show_progress,
+                max_in_flight,
+                stop_after,
+            )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _worker_platforms(client: Any) -> list[dict[str, Any]]:
+    """The :func:`pipeline.provenance.platform` record of every connected worker."""
+    try:
+        return list(client.run(provenance.platform).values())
+    except Exception as error:  # a worker without our package: record nothing
+        log.warning("could not ask the workers for their BLAS and SIMD level (%s)", error)
+        return []
+
+
+def _execute(
+    client: Any,
+    sweep: Sweep,
+    path: Path,
+    todo: Iterator[Task],
+    count: int,
+    report: RunReport,
+    backend: str,
+    echo: Callable[[str], None],
+    show_progress: bool,
+    max_in_flight: int | None,
+    stop_after: int | None,
+) -> None:
+    from tqdm import tqdm
+
+    flag = _StopFlag()
+    with _signals_handled(flag):
+        echo(f"dask: dashboard at {client.dashboard_link}")
+        threads = sum(client.nthreads().values()) or 1
+        in_flight = max_in_flight or max(4, 2 * threads)
+        resources = {"GPU": 1} if backend == "cupy" else None
+        store_path = str(path.resolve())
+
+        def make_future(task: Task) -> Any:
+            return client.submit(
+                run_task,
+                store_path,
+                sweep.digest,
+                task,
+                backend,
+                key=f"nqs-ent-{sweep.digest[:8]}-{task.key(sweep)}",
+                pure=False,
+                resources=resources,
+                retries=1,
+            )
+
+        import sys
+
+        bar = tqdm(
+            total=count,
+            mininterval=0.2 if sys.stderr.isatty() else 15.0,
+            unit="task",
+            desc="tasks",
+            disable=not show_progress,
+            dynamic_ncols=True,
+            smoothing=0.1,
+        )
+
+        def on_result(task: Task, result: dict[str, Any] | None, error: Any) -> None:
+            if error is not None:
+                report.failed.append(f"{task.key(sweep)}: {type(error).__name__}: {error}")
+                log.error("task %s failed: %s", task.key(sweep), error)
+            else:
+                assert result is not None
+                report.computed += 1
+                report.not_ok += result.get("not_ok", 0)
+                report.task_seconds += result["seconds"]
+            bar.update(1)
+
+        def withdraw(futures: list[Any]) -> None:
+            try:
+                running = {key for keys in client.run(executing_keys).values() for key in keys}
+            except Exception as error:  # an old or foreign worker: wait for everything
+                log.warning("could not ask the workers what runs (%s); waiting for all", error)
+                return
+            waiting = [future for future in futures if future.key not in running]
+            client.cancel(waiting)
+            log.warning(
+                "withdrew %d submitted tasks that had not started; waiting for %d running",
+                len(waiting),
+                len(futures) - len(waiting),
+            )
+
+        submitted = time.perf_counter()
+        with bar:
+            try:
+                report.interrupted = submit_bounded(
+                    todo, make_future, in_flight, on_result, flag, stop_after, withdraw
+                )
+            except Abandon:
+                report.interrupted = True
+        report.execute_seconds = time.perf_counter() - submitted
+    if report.interrupted:
+        remaining = count - report.computed - len(report.failed)
+        echo(f"stopped early: {remaining} tasks left; run the same command again to resume")

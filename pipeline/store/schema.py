@@ -1,0 +1,221 @@
+"""TODO docstring (store)"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+
+from pipeline.architectures import get_architecture, hyper_dict
+from pipeline.numerics import provenance
+from pipeline.numerics.measures import measure_long_name, measure_variable
+from pipeline.numerics.provenance import code_revision
+from pipeline.store.layout import (
+    FORMAT_VERSION,
+    RESERVED_DIMS,
+    StoreError,
+    data_files,
+)
+from pipeline.sweep.sample import SAMPLE_STATUS
+from pipeline.sweep.spec import Experiment, Sweep
+
+
+def _hyper_coordinate(values: tuple[Any, ...]) -> np.ndarray:
+    if all(isinstance(v, str) for v in values):
+        return np.asarray(values, dtype=object)  # variable-length strings in Zarr
+    return np.asarray(values)
+
+
+def experiment_template(sweep: Sweep, experiment: Experiment) -> tuple[xr.Dataset, dict]:
+    """The lazy Dataset (dask arrays, never computed) and encoding of one experiment.
+
+    Each big variable is one dask chunk (so the graph stays tiny however many tasks
+    there are); its Zarr chunks, one per task, come from the encoding."""
+    hyper_dims = tuple(key for key, _ in experiment.hyper_axes)
+    clash = set(hyper_dims) & set(RESERVED_DIMS)
+    if clash:
+        raise StoreError(f"hyperparameter name(s) {sorted(clash)} clash with store dimensions")
+    grid_shape = experiment.grid_shape
+    sizes = experiment.all_sizes()
+    windows = experiment.subsystem.n_windows
+    n_blocks = len(experiment.task_blocks())
+    n_max = max(experiment.n)
+    lead_shape = (len(experiment.n), *grid_shape)
+    lead_chunks = (1,) * len(lead_shape)
+    lead_dims = ("n", *hyper_dims)
+
+    data_vars: dict[str, Any] = {}
+    encoding: dict[str, dict[str, Any]] = {}
+    for measure in experiment.measures:
+        name = measure_variable(measure)
+        data = da.full((*lead_shape, len(sizes), experiment.samples, windows), np.nan, chunks=-1)
+        data_vars[name] = xr.Variable(
+            (*lead_dims, "m", "sample", "window"),
+            data,
+            attrs={"long_name": measure_long_name(measure), "units": "nats", "measure": measure},
+        )
+        encoding[name] = {
+            "_FillValue": np.nan,
+            "chunks": (*lead_chunks, len(sizes), experiment.samples_per_task, windows),
+        }
+    data_vars["site_order"] = xr.Variable(
+        (*lead_dims, "sample", "window", "site"),
+        da.full((*lead_shape, experiment.samples, windows, n_max), -1, dtype=np.int16, chunks=-1),
+        attrs={"long_name": "site ordering (A = first m sites)", "units": "1"},
+    )
+    encoding["site_order"] = {
+        "_FillValue": None,
+        "chunks": (*lead_chunks, experiment.samples_per_task, windows, n_max),
+    }
+    data_vars["sample_status"] = xr.Variable(
+        (*lead_dims, "sample"),
+        da.zeros((*lead_shape, experiment.samples), dtype=np.int8, chunks=-1),
+        attrs={
+            "long_name": "sample status",
+            "units": "1",
+            "flag_values": list(range(len(SAMPLE_STATUS))),
+            "flag_meanings": " ".join(SAMPLE_STATUS),
+        },
+    )
+    encoding["sample_status"] = {
+        "_FillValue": None,
+        "chunks": (*lead_chunks, experiment.samples_per_task),
+        "compressors": None,
+    }
+    files = data_files(experiment)
+    data_vars["chunk_crc32"] = xr.Variable(
+        (*lead_dims, "block", "file"),
+        da.zeros((*lead_shape, n_blocks, len(files)), dtype=np.uint32, chunks=-1),
+        attrs={
+            "long_name": "CRC-32 of each data chunk file of a task, as written",
+            "units": "1",
+            "files": files,
+        },
+    )
+    encoding["chunk_crc32"] = {
+        "_FillValue": None,
+        "chunks": (*lead_chunks, 1, len(files)),
+        "compressors": None,
+    }
+    data_vars["done"] = xr.Variable(
+        (*lead_dims, "block"),
+        da.zeros((*lead_shape, n_blocks), dtype=np.int8, chunks=-1),
+        attrs={"long_name": "task finished", "units": "1"},
+    )
+    encoding["done"] = {"_FillValue": None, "chunks": (1,) * (len(lead_shape) + 1)}
+    architecture = get_architecture(experiment.architecture)
+    k = np.full(lead_shape, -1, dtype=np.int64)
+    for n_index, n in enumerate(experiment.n):
+        for grid_index, hyper in experiment.grid():
+            count = architecture.k(n, hyper)
+            k[(n_index, *grid_index)] = -1 if count is None else count
+    data_vars["k"] = xr.Variable(
+        lead_dims, k, attrs={"long_name": "scalar nonlinearities k", "units": "1"}
+    )
+    encoding["k"] = {"_FillValue": None}
+
+    coords: dict[str, Any] = {
+        "n": ("n", np.asarray(experiment.n), {"long_name": "number of spins n", "units": "1"}),
+        "m": ("m", np.asarray(sizes), {"long_name": "subsystem size |A|", "units": "sites"}),
+        "sample": ("sample", np.arange(experiment.samples), {"long_name": "network sample"}),
+        "window": ("window", np.arange(windows), {"long_name": "subsystem draw per sample"}),
+        "site": ("site", np.arange(n_max), {"long_name": "position in the site ordering"}),
+        "block": ("block", np.arange(n_blocks), {"long_name": "task block of samples"}),
+    }
+    for key, values in experiment.hyper_axes:
+        coords[key] = (key, _hyper_coordinate(values), {"long_name": key})
+    attrs = {
+        "experiment": experiment.name,
+        "architecture": experiment.architecture,
+        "hyper_fixed": json.dumps(dict(experiment.hyper_fixed)),
+        "hyper_defaults": json.dumps(hyper_dict(experiment.grid()[0][1]), default=str),
+        "k_formula": (architecture.k.__doc__ or "").strip(),
+        "subsystem_kind": experiment.subsystem.kind,
+        "subsystem_sizes": str(experiment.subsystem.m),
+        "subsystem_sites": json.dumps(experiment.subsystem.sites),
+        "measures": list(experiment.measures),
+        "samples": experiment.samples,
+        "samples_per_task": experiment.samples_per_task,
+        "seed": sweep.seed,
+        "entropy_units": "nats",
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding
+
+
+def create(path: Path, sweep: Sweep, worker_platforms: list[dict[str, Any]] | None = None) -> None:
+    """Write the metadata of every experiment (no data chunks) and the root attributes.
+
+    Provenance: package versions, code revision, and the BLAS library, version and kernel
+    and NumPy's SIMD level of this process (``platform``) and of the workers
+    (``worker_platforms``, distinct records; see :mod:`pipeline.provenance`).
+    The root attribute ``initialised`` is set last, so a store whose creation was
+    interrupted is recognised and created again.
+    """
+    root = zarr.open_group(str(path), mode="w", zarr_format=3)
+    root.attrs.update(
+        {
+            "nqs_ent_format": FORMAT_VERSION,
+            "spec_name": sweep.name,
+            "spec_digest": sweep.digest,
+            "spec_text": sweep.text,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "versions": provenance.versions(),
+            "platform": provenance.platform(),
+            "worker_platforms": _distinct(worker_platforms or []),
+            "code_revision": code_revision(),
+            "host": socket.gethostname(),
+            "initialised": False,
+        }
+    )
+    for experiment in sweep.experiments:
+        dataset, encoding = experiment_template(sweep, experiment)
+        dataset.to_zarr(
+            str(path),
+            group=experiment.name,
+            mode="w",
+            compute=False,
+            zarr_format=3,
+            consolidated=False,
+            encoding=encoding,
+        )
+    root = zarr.open_group(str(path), mode="r+")
+    root.attrs["initialised"] = True
+
+
+def _distinct(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for record in records:
+        seen.setdefault(provenance.platform_key(record), record)
+    return list(seen.values())
+
+
+def add_worker_platforms(path: Path, records: list[dict[str, Any]]) -> list[str]:
+    """Record worker platforms not yet in the store's ``worker_platforms``; return the
+    :func:`pipeline.provenance.platform_key` of each new one (a resume on another CPU)."""
+    root = zarr.open_group(str(path), mode="r+")
+    known: list[dict[str, Any]] = list(root.attrs.get("worker_platforms", []))  # type: ignore[arg-type]
+    keys = {provenance.platform_key(record) for record in known}
+    new = [r for r in _distinct(records) if provenance.platform_key(r) not in keys]
+    if new:
+        try:
+            root.attrs["worker_platforms"] = known + new
+        except OSError as error:  # a full or read-only disk: the tasks will report it
+            raise StoreError(f"cannot update {path}: {error.strerror or error}") from None
+    return [provenance.platform_key(record) for record in new]
+
+
+def load(path: str | os.PathLike[str]) -> xr.DataTree:
+    """Open a store lazily as an xarray DataTree, one child per experiment.
+
+    >>> tree = load("data/runs/quickstart.zarr")  # doctest: +SKIP
+    >>> tree["sn"].ds.S_vn.mean("sample")  # doctest: +SKIP
+    """
+    return xr.open_datatree(str(path), engine="zarr", consolidated=False)

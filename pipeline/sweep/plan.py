@@ -1,0 +1,195 @@
+"""Plan a sweep: the task list and each task's memory estimate. Pure; no Dask, no store.
+
+A task is one experiment, one ``n``, one hyperparameter grid point and one block of
+samples. It owns one chunk of every store variable, so no two tasks write the same chunk.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Container, Iterator
+from dataclasses import dataclass
+
+from pipeline.architectures.states import DEFAULT_BATCH
+from pipeline.numerics.spectra import STACK_BYTES
+from pipeline.sweep.spec import Experiment, Sweep
+
+# Python, NumPy, SciPy, Dask worker and zarr overhead of one worker process.
+BASE_BYTES = 300 * 2**20
+
+
+# Reals alive per configuration while a batch is evaluated (conservative for every
+# built-in architecture at its default size; the transformer at d_model 32 is the largest).
+EVAL_REALS_PER_CONFIG = 1024
+
+
+class PlanError(ValueError):
+    """A sweep that cannot run as planned (a task does not fit a worker)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: samples ``start..stop-1`` of one ``(experiment, n, grid point)``."""
+
+    experiment: int
+    """Index of the experiment in the sweep."""
+    n_index: int
+    """Position of ``n`` on the experiment's ``n`` axis."""
+    grid_index: tuple[int, ...]
+    """Position on each hyperparameter axis."""
+    block: int
+    """Position on the ``block`` axis (``start // samples_per_task``)."""
+    start: int
+    """First sample."""
+    stop: int
+    """One past the last sample."""
+
+    def key(self, sweep: Sweep) -> str:
+        """A readable unique name, e.g. ``sn_real/n=14/1,0/block=2``."""
+        experiment = sweep.experiments[self.experiment]
+        grid = ",".join(str(i) for i in self.grid_index) or "-"
+        n = experiment.n[self.n_index]
+        return f"{experiment.name}/n={n}/{grid}/block={self.block}"
+
+
+def iter_tasks(sweep: Sweep, selected: Container[int] | None = None) -> Iterator[Task]:
+    """Every task of the sweep (of the experiments whose indices are in ``selected``), in
+    a fixed order (experiment, n, grid point, block). Lazy: memory does not grow with the
+    number of tasks."""
+    for experiment in sweep.experiments:
+        if selected is not None and experiment.index not in selected:
+            continue
+        grid = list(itertools.product(*(range(size) for size in experiment.grid_shape)))
+        for n_index in range(len(experiment.n)):
+            for grid_index in grid:
+                for block in range(experiment.n_blocks):
+                    start, stop = experiment.block_range(block)
+                    yield Task(experiment.index, n_index, grid_index, block, start, stop)
+
+
+def itemsize(sweep: Sweep) -> int:
+    """Bytes per complex amplitude."""
+    return 16 if sweep.dtype == "complex128" else 8
+
+
+def task_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
+    """Estimated peak bytes of one task at size ``n``.
+
+    Samples run one after another, so the peak is one sample's: the state vector and its
+    normalisation temporaries (5 vectors of ``2^n``), one permuted copy plus the stack of
+    permuted copies (capped at ``STACK_BYTES``), the reduced density matrix of the
+    largest size ``<= n/2`` with its partial traces and eigensolver workspace (4
+    matrices), a batch of configurations being evaluated, the task's results (entropies
+    and orderings of all its samples), and the worker's base footprint.
+    """
+    dim = 1 << n
+    sizes = experiment.subsystem.sizes(n)
+    half = max(min(m, n - m) for m in sizes)
+    state = 5 * dim * complex_bytes
+    permuted = dim * complex_bytes + min(STACK_BYTES, experiment.subsystem.n_windows * dim)
+    density = 4 * (1 << half) ** 2 * complex_bytes
+    evaluation = min(dim, DEFAULT_BATCH) * EVAL_REALS_PER_CONFIG * 8
+    windows = experiment.subsystem.n_windows
+    results = (
+        experiment.samples_per_task
+        * windows
+        * (len(experiment.measures) * len(experiment.all_sizes()) * 8 + n * 8)
+    )
+    return BASE_BYTES + state + permuted + density + evaluation + results
+
+
+def peak_task_bytes(sweep: Sweep) -> tuple[int, str]:
+    """The largest task estimate of the sweep and which experiment/``n`` it belongs to."""
+    best, where = 0, ""
+    for experiment in sweep.experiments:
+        for n in experiment.n:
+            estimate = task_bytes(experiment, n, itemsize(sweep))
+            if estimate > best:
+                best, where = estimate, f"experiment {experiment.name!r} at n = {n}"
+    return best, where
+
+
+def check_memory(sweep: Sweep, worker_bytes: int) -> int:
+    """Raise :class:`PlanError` when the largest task does not fit ``worker_bytes``."""
+    peak, where = peak_task_bytes(sweep)
+    if peak > worker_bytes:
+        raise PlanError(
+            f"{sweep.name}: the largest task ({where}) needs about {format_bytes(peak)}, "
+            f"more than a worker's {format_bytes(worker_bytes)} memory limit; "
+            "lower n or give workers more memory (--memory-limit, fewer --workers)"
+        )
+    return peak
+
+
+def format_bytes(count: float) -> str:
+    """``1536 -> '1.5 KiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(count) < 1024 or unit == "PiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+MAX_TASKS = 10_000_000
+"""Most tasks one sweep may have. Each task is a few chunk files and about 5 ms of
+scheduler time, so 10^7 tasks are already ~4 x 10^7 files and ~14 h of overhead."""
+
+
+MAX_CHUNK_BYTES = 1 << 30
+"""Largest chunk (one task's entropies of one measure) a store accepts: 1 GiB."""
+
+
+BLOCK_BYTES = 4096
+"""Smallest space a file takes on disk (one filesystem block)."""
+
+
+@dataclass(frozen=True)
+class StoreEstimate:
+    """The size of a sweep's store once every task is written."""
+
+    bytes: int
+    """Bytes on disk: every chunk uncompressed (entropies barely compress), each file at
+    least one block."""
+    files: int
+    """Chunk files (inodes)."""
+    largest_chunk: int
+    """Bytes of the largest chunk of one task."""
+    where: str
+    """Which experiment holds the largest chunk."""
+
+
+def estimate_store(sweep: Sweep) -> StoreEstimate:
+    """Bytes, files and largest chunk of the finished store (arithmetic only)."""
+    total = files = largest = 0
+    where = ""
+    for experiment in sweep.experiments:
+        per_task = experiment.samples_per_task
+        windows = experiment.subsystem.n_windows
+        entropy = len(experiment.all_sizes()) * per_task * windows * 8
+        chunks = [entropy] * len(experiment.measures)
+        checksums = 4 * (len(experiment.measures) + 2)  # one CRC-32 per data chunk
+        chunks += [per_task * windows * max(experiment.n) * 2, per_task, checksums, 1]
+        tasks = experiment.n_tasks
+        total += tasks * sum(max(size, BLOCK_BYTES) for size in chunks)
+        files += tasks * len(chunks)
+        if max(chunks) > largest:
+            largest, where = max(chunks), f"experiment {experiment.name!r}"
+    return StoreEstimate(total, files, largest, where)
+
+
+def check_scale(sweep: Sweep) -> StoreEstimate:
+    """Raise :class:`PlanError` when the sweep has more than :data:`MAX_TASKS` tasks or a
+    chunk larger than :data:`MAX_CHUNK_BYTES`; return the store estimate."""
+    if sweep.n_tasks > MAX_TASKS:
+        raise PlanError(
+            f"{sweep.name}: {sweep.n_tasks:.3g} tasks, more than the {MAX_TASKS:.0e} one sweep "
+            "can run; raise samples_per_task or split the sweep"
+        )
+    estimate = estimate_store(sweep)
+    if estimate.largest_chunk > MAX_CHUNK_BYTES:
+        raise PlanError(
+            f"{sweep.name}: one task of {estimate.where} writes a chunk of "
+            f"{format_bytes(estimate.largest_chunk)}, more than {format_bytes(MAX_CHUNK_BYTES)}; "
+            "lower samples_per_task (or windows)"
+        )
+    return estimate
