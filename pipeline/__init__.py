@@ -61,7 +61,31 @@ _HOMES = {
 }
 """Where each public name is defined."""
 
-__all__ = ["__version__", *_HOMES]
+__all__ = [
+    "Experiment",
+    "SpecError",
+    "StoreError",
+    "Sweep",
+    "__version__",
+    "bound_constant",
+    "dicke_entropy",
+    "ensemble_stats",
+    "entropies",
+    "fit_log_slope",
+    "full_state",
+    "get_architecture",
+    "load",
+    "load_spec",
+    "measure_variable",
+    "namespace",
+    "nested_schmidt_probs",
+    "page_entropy",
+    "parse_spec",
+    "plot_store",
+    "run_sweep",
+    "schmidt_probs",
+    "summarize",
+]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ imports
     from pipeline.analysis.fits import bound_constant, fit_log_slope

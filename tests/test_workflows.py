@@ -2,7 +2,7 @@
 twins run end to end and reproduce the committed reference in data/reference.
 
 The references were made on another machine, so entropies are compared within
-:data:`pipeline.provenance.CROSS_MACHINE_ATOL` (BLAS kernels and NumPy's SIMD dispatch
+:data:`pipeline.numerics.provenance.CROSS_MACHINE_ATOL` (BLAS kernels and NumPy's SIMD dispatch
 differ by CPU in the last bits); integers (site orderings, k) and the NaN pattern must
 match exactly. CI runs these tests a second time emulating an older CPU (``.ci/run``).
 
@@ -13,18 +13,16 @@ Regenerate the references (after a deliberate change of numerics or seeds) with
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
-from distributed import LocalCluster
+from helpers import ROOT, nqs_ent_run
 
 from pipeline.cli import main
 from pipeline.numerics.provenance import CROSS_MACHINE_ATOL
 from pipeline.store.snapshots import read_snapshot, snapshot_arrays, write_snapshot
 from pipeline.sweep.validate import load_spec
 
-ROOT = Path(__file__).resolve().parent.parent
 FULL = sorted(p for p in ROOT.glob("workflows/*/*.toml") if not p.stem.endswith("_quick"))
 QUICK = sorted(ROOT.glob("workflows/*/*_quick.toml"))
 REFERENCE = ROOT / "data" / "reference"
@@ -53,30 +51,12 @@ def test_paper_runs_are_at_n_22_with_20_samples_and_10_windows():
             assert experiment.subsystem.kind == "window" and "vn" in experiment.measures
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
-    ) as local:
-        yield local
-
-
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*uncovered:UserWarning")
 @pytest.mark.parametrize("path", QUICK, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_quick_twin_reproduces_reference(path, tmp_path, cluster, capsys):
     store = tmp_path / "store.zarr"
-    code = main(
-        [
-            "run",
-            str(path),
-            "--store",
-            str(store),
-            "--scheduler",
-            cluster.scheduler_address,
-            "--no-progress",
-        ]
-    )
+    code = nqs_ent_run(path, store, cluster=cluster)
     assert code == 0, capsys.readouterr().err
     reference = REFERENCE / f"{path.parent.name}_{path.stem}.npz"
     if UPDATE:

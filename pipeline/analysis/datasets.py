@@ -1,4 +1,6 @@
-"""TODO docstring (analysis)"""
+"""A store's experiments as xarray objects: which dimensions are hyperparameters, labels,
+the half cut and the largest measured size.
+"""
 
 from __future__ import annotations
 

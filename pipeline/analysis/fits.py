@@ -1,4 +1,6 @@
-"""TODO docstring (analysis)"""
+"""Fits of ``S = a log x + b`` (weighted least squares, 95% Student-t intervals) and the
+bound ``S_A <= c k log n``: the ratio per point and its maximum, an estimate of ``c``.
+"""
 
 from __future__ import annotations
 
@@ -83,23 +85,35 @@ def fit_log_slope(
 
     Parameters
     ----------
-    mean, se
-        Ensemble mean and standard error (as from :func:`ensemble_stats`).
-    dim
+    mean : xarray.DataArray
+        Ensemble mean (as from :func:`ensemble_stats`), e.g. entropies in nats with dims
+        ``(n, <hyper...>, m)``; must have the dimension ``dim``.
+    se : xarray.DataArray, optional
+        Its standard error, same dims and units; default none (an unweighted fit).
+    dim : str, default "m"
         The dimension to fit along (``"m"``, ``"n"``, or a hyperparameter).
-    x
+    x : xarray.DataArray, optional
         The abscissa, a DataArray with dimension ``dim`` broadcastable against ``mean``;
         default the coordinate ``mean[dim]``. Use it to fit against ``k``.
-    confidence
-        Two-sided confidence level of ``slope_ci_low`` and ``slope_ci_high``.
+    confidence : float, default 0.95
+        Two-sided confidence level of ``slope_ci_low`` and ``slope_ci_high``, in (0, 1).
 
     Returns
     -------
     xarray.Dataset
-        Over the other dimensions: ``slope`` (entropy per e-fold of ``x``), ``intercept``,
-        their standard errors ``slope_se`` and ``intercept_se``, ``slope_ci_low``,
-        ``slope_ci_high``, ``points`` (the number used) and ``se_weights`` (1 when weighted
-        by ``1/se^2``, 0 when not, NaN without a fit).
+        Over the other dimensions (those of ``mean``, ``se`` and ``x`` less ``dim``):
+        ``slope`` (entropy per e-fold of ``x``, in the units of ``mean``: nats),
+        ``intercept`` (the fitted value at ``x = 1``), their standard errors
+        ``slope_se`` and ``intercept_se``, ``slope_ci_low``, ``slope_ci_high``,
+        ``points`` (the number used) and ``se_weights`` (1 when weighted by ``1/se^2``,
+        0 when not, NaN without a fit). ``attrs`` hold the ``model`` and the
+        ``confidence``.
+
+    Raises
+    ------
+    ValueError
+        When ``dim`` is not a dimension of ``mean`` or of ``x``, or ``confidence`` is not
+        in (0, 1).
 
     Examples
     --------
@@ -197,19 +211,46 @@ def bound_constant(source: Any, measure: str = "S_vn", by: str = "experiment") -
 
     Parameters
     ----------
-    source
+    source : xarray.DataTree, xarray.Dataset, mapping or sequence of Datasets
         A DataTree, a Dataset (one experiment: the result is 0-d) or Datasets
-        (see :func:`experiments`).
-    measure
-        The entropy variable (``S_vn``, ``S_renyi2``...).
-    by
+        (see :func:`experiments`), each with ``measure`` (nats, dims
+        ``(n, <hyper...>, m, sample[, window])``) and ``k`` (dims ``(n, <hyper...>)``).
+    measure : str, default "S_vn"
+        The entropy variable (``S_vn``, ``S_renyi2``...); experiments without it are left
+        out.
+    by : {"experiment", "architecture"}, default "experiment"
         ``"experiment"`` (dimension ``experiment``, with an ``architecture`` coordinate) or
         ``"architecture"`` (the maximum over the experiments of each architecture).
 
     Returns
     -------
     xarray.DataArray
-        ``c_hat``; for one Dataset its ``attrs["argmax"]`` (JSON) holds the point.
+        ``c_hat``, dimensionless (units ``"1"``), dims ``(experiment,)`` or
+        ``(architecture,)``; for one Dataset 0-d, with the point of the maximum
+        (``n``, the hyperparameters, ``m``) as JSON in ``attrs["argmax"]``.
+
+    Raises
+    ------
+    ValueError
+        For another ``by``, or a single Dataset without ``measure``.
+
+    Examples
+    --------
+    >>> values = [[[0.5, 0.7], [0.9, 1.1]], [[0.8, 1.0], [1.6, 1.8]]]
+    >>> ds = xr.Dataset(
+    ...     {"S_vn": (("n", "m", "sample"), values), "k": ("n", [2, 2])},
+    ...     coords={"n": [4, 8], "m": [1, 2]},
+    ...     attrs={"experiment": "toy", "architecture": "sn"},
+    ... )
+    >>> c = bound_constant(ds)  # largest mean 1.7 / (2 log 8)
+    >>> round(float(c), 6), json.loads(c.attrs["argmax"])
+    (0.408764, {'n': 8, 'm': 2})
+    >>> ref = ds.assign(k=ds.k * 0 - 1).assign_attrs(experiment="ref", architecture="haar")
+    >>> per = bound_constant([ds, ref])  # reference states have no k: NaN
+    >>> per.experiment.values.tolist(), per.round(6).values.tolist()
+    (['toy', 'ref'], [0.408764, nan])
+    >>> bound_constant([ds, ref], by="architecture").round(6).to_series().to_dict()
+    {'haar': nan, 'sn': 0.408764}
     """
     if by not in ("experiment", "architecture"):
         raise ValueError(f"bound_constant: by must be 'experiment' or 'architecture', not {by!r}")

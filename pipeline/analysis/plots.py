@@ -1,4 +1,23 @@
-"""TODO docstring (plots)"""
+"""Figures of a results store, in the paper's style (matplotlib).
+
+Every figure function takes xarray objects (a DataTree from :func:`pipeline.load`, one
+experiment's Dataset, or several), computes its statistics with :mod:`pipeline.analysis`
+(per sample the mean over windows, then the mean and standard error over samples) and
+returns a :class:`matplotlib.figure.Figure`. Nothing is shown and no global pyplot state is
+used; axis labels come from the variables' ``long_name`` and ``units``. Only
+:func:`plot_store` touches the file system.
+
+Figures:
+
+- :func:`plot_entropy_vs_size`: ``S`` against ``|A|`` (log axis), mean +- SE bands, one
+  panel per experiment, one line per grid point (activation, ``N_h``...);
+- :func:`plot_cosnet_hidden`: ``S`` at one ``|A|`` against ``N_h``, with Page's value;
+- :func:`plot_dicke`: the Dicke state's analytic curve against the numerical points;
+- :func:`plot_entropy_vs_n`: the half-cut ``S`` against ``n`` (log axis) with the fitted
+  ``S = a log n + b`` and the bound ``c k log n`` at the estimated ``c``;
+- :func:`plot_entropy_vs_k`: ``S`` against ``k`` with the fitted slope against ``log k``
+  and the bound ``c k log n`` at the estimated ``c``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +33,7 @@ import xarray as xr
 from pipeline.analysis.datasets import axis_label, experiments, hyper_dims, largest_size
 from pipeline.analysis.fits import bound_constant, fit_log_slope
 from pipeline.analysis.stats import dicke_reference, ensemble_stats, page_reference
+from pipeline.numerics.measures import measure_order, variable_measure
 
 if TYPE_CHECKING:  # matplotlib is imported where figures are made: the CLI starts quickly
     from matplotlib.axes import Axes
@@ -146,7 +166,7 @@ def plot_entropy_vs_size(
     Parameters
     ----------
     source
-        A DataTree, a Dataset or Datasets (see :func:`pipeline.analysis.experiments`).
+        A DataTree, a Dataset or Datasets (see :func:`pipeline.analysis.datasets.experiments`).
     measure
         Entropy variable; default ``S_vn``.
     n
@@ -265,15 +285,13 @@ def plot_dicke(ds: xr.Dataset, measure: str | None = None, name: str | None = No
     """The Dicke state: analytic entropy (line) against the numerical values (points).
 
     For every ``n``: the analytic ``S(|A|)`` from the hypergeometric Schmidt
-    probabilities (:func:`pipeline.analysis.dicke_reference`, of the measure's Renyi
+    probabilities (:func:`pipeline.analysis.stats.dicke_reference`, of the measure's Renyi
     order) over the measured range of sizes, and the numerical mean over windows and
     samples at each measured size; the legend gives the largest deviation.
     """
-    from pipeline.numerics.measures import measure_alpha
-
     measure = _measure({"": ds}, measure)
     name = name or str(ds.attrs.get("experiment", "dicke"))
-    alpha = measure_alpha(str(ds[measure].attrs.get("measure", measure.removeprefix("S_"))))
+    alpha = measure_order(variable_measure(measure))
     st = ensemble_stats(ds[measure])
     figure, (ax,) = _panel_grid(1, 5.5, 4.0)
     ticks: list[int] = []
@@ -326,10 +344,10 @@ def plot_entropy_vs_n(source: Any, measure: str | None = None) -> Figure:
     One panel per experiment with three or more sizes ``n``; per ``n`` the largest measured
     ``|A| <= n/2`` (the half cut in the n-scans). One set of points (mean +- SE) per grid
     point and its weighted fit (dashed), whose slope ``a`` and 95% interval are in the
-    legend (:func:`pipeline.analysis.fit_log_slope`). At fixed ``k`` the bound allows at
+    legend (:func:`pipeline.analysis.fits.fit_log_slope`). At fixed ``k`` the bound allows at
     most ``a <= c k``: the thin solid line of each grid point's colour is ``c k log n`` at
     ``c`` = the experiment's largest ``S / (k log n)``
-    (:func:`pipeline.analysis.bound_constant`; one legend entry), so it touches the data at
+    (:func:`pipeline.analysis.fits.bound_constant`; one legend entry), so it touches the data at
     that point and lies above all others; lines far above the data are cut off by the
     y-range. A Dicke experiment also gets its analytic half-cut curve.
     """
@@ -419,7 +437,7 @@ def plot_entropy_vs_k(source: Any, measure: str | None = None, n: int | None = N
     hyperparameters, each with its weighted fit ``S = a log k + b`` (dashed, slope and 95%
     interval in the legend). The solid black line is the bound's scale ``c k log n`` at
     ``c`` = the experiment's largest ``S / (k log n)``
-    (:func:`pipeline.analysis.bound_constant`), which touches the data at that point.
+    (:func:`pipeline.analysis.fits.bound_constant`), which touches the data at that point.
     """
     sets = experiments(source)
     measure = _measure(sets, measure)
@@ -532,11 +550,70 @@ def plot_store(
     formats: Sequence[str] = FORMATS,
     measure: str | None = None,
 ) -> list[Path]:
-    """Write every figure that applies to the store at ``path`` (see
-    :func:`store_figures`) to ``out_dir`` as ``<spec name>_<figure>.<format>``.
+    """Write every figure that applies to the store at ``path`` to ``out_dir``.
 
-    Returns the paths written, in order. Raises :class:`pipeline.store.StoreError` when
-    ``path`` is not an nqs-ent store.
+    The figures are those of :func:`store_figures`, each written as
+    ``<spec name>_<figure>.<format>`` (the store's stem when it names no spec). Returns
+    the paths written, in order. Raises :class:`pipeline.store.StoreError` when ``path``
+    is not an nqs-ent store.
+
+    The figures follow the paper's style (mean +- standard error over samples of the
+    per-sample window means, entropies in nats, sizes ``|A|`` and ``n`` in sites) and are
+    saved at 150 dpi; NaN (tasks not yet computed) is left out, so a partial store gives
+    the figures its data allow.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The store (as written by :func:`pipeline.run.engine.run_sweep`).
+    out_dir : str or pathlib.Path
+        The folder to write to; created (with its parents) when missing.
+    formats : sequence of str, default ``("png", "pdf")``
+        File formats (extensions matplotlib can save); each figure is written once per
+        format.
+    measure : str, optional
+        The entropy variable to plot (``"S_vn"``, ``"S_renyi2"``...); default ``S_vn``
+        when present, else the first ``S_*`` variable.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, figure by figure (in the order of :func:`store_figures`), each
+        in every format; empty when no figure applies.
+
+    Raises
+    ------
+    StoreError
+        When ``path`` is not an nqs-ent store.
+
+    Examples
+    --------
+    A small store computed in this process (each task directly, without Dask):
+
+    >>> import shutil, tempfile
+    >>> from pipeline import store
+    >>> from pipeline.run.worker import run_task
+    >>> from pipeline.sweep.plan import iter_tasks
+    >>> from pipeline.sweep.validate import parse_spec
+    >>> sweep = parse_spec('''
+    ... name = "demo"
+    ... seed = 1
+    ... [[experiment]]
+    ... name = "haar"
+    ... architecture = "haar"
+    ... n = [4, 6]
+    ... samples = 3
+    ... measures = ["vn"]
+    ... subsystem = {kind = "first", m = "1..n//2"}
+    ... ''')
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> store.create(folder / "demo.zarr", sweep)
+    >>> for task in iter_tasks(sweep):
+    ...     _ = run_task(str(folder / "demo.zarr"), sweep.digest, task, "numpy")
+    >>> written = plot_store(folder / "demo.zarr", folder / "figures", formats=["png"])
+    >>> [file.name for file in written]
+    ['demo_entropy_vs_size.png']
+    >>> shutil.rmtree(folder)
     """
     from pipeline.store.layout import StoreError, read_root_attrs
     from pipeline.store.schema import load

@@ -1,9 +1,11 @@
-"""TODO docstring (compute, analysis)"""
+"""Ensemble statistics: per sample the mean over its windows, then the mean, standard error
+and count over samples; per-sample status counts; the Page and Dicke references on the
+same coordinates. NaN marks what does not apply or is not computed, and is never counted.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,41 +13,6 @@ import xarray as xr
 
 from pipeline.analysis.datasets import _as_dataarray
 from pipeline.numerics.references import dicke_entropy, page_entropy
-
-
-def mean_and_error(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error of the mean along ``axis``, ignoring NaN (``ddof = 1``;
-    NaN where fewer than two values are finite)."""
-    finite = np.isfinite(values)
-    count = np.sum(finite, axis=axis)
-    total = np.sum(np.where(finite, values, 0.0), axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-        deviation = np.where(finite, values - np.expand_dims(mean, axis), 0.0)
-        variance = np.sum(deviation**2, axis=axis) / (count - 1)
-        error = np.where(count > 1, np.sqrt(variance / count), np.nan)
-    return mean, error
-
-
-def summary_rows(
-    values: np.ndarray, sizes: Sequence[int], measures: Sequence[str]
-) -> list[tuple[int, str, float, float]]:
-    """``(m, measure, mean, standard error)`` over samples of per-sample window means.
-
-    ``values`` has shape ``(samples, measures, sizes, windows)``.
-    """
-    finite = np.isfinite(values)
-    count = np.sum(finite, axis=-1)
-    total = np.sum(np.where(finite, values, 0.0), axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_sample = total / count  # the paper's convention: mean over windows
-    mean, error = mean_and_error(per_sample, axis=0)
-    rows = []
-    for j, m in enumerate(sizes):
-        for i, measure in enumerate(measures):
-            if math.isfinite(mean[i, j]):
-                rows.append((int(m), measure, float(mean[i, j]), float(error[i, j])))
-    return rows
 
 
 def sample_means(da: xr.DataArray, dim: str = "window") -> xr.DataArray:
@@ -73,7 +40,30 @@ def ensemble_stats(da: xr.DataArray, dim: str = "sample", window_dim: str = "win
     ``mean = (1/N) sum_s S_s``,  ``se = sqrt(sum_s (S_s - mean)^2 / (N - 1)) / sqrt(N)``,
 
     ``count = N``; ``se`` is NaN when ``N < 2`` (a deterministic state has no error bar).
+    NaN (sizes that do not apply to an ``n``, tasks not yet computed, samples whose state
+    could not be normalised) is never counted.
 
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Values such as a store's ``S_<measure>`` (nats, dims
+        ``(n, <hyper...>, m, sample, window)``); any dims that include ``dim``.
+    dim : str, default "sample"
+        The dimension of the network samples, reduced.
+    window_dim : str, default "window"
+        The dimension of the windows drawn per sample, averaged first; ignored when
+        ``da`` does not have it.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables ``mean`` and ``se`` (in the units of ``da``: nats for entropies, with
+        its attributes; ``se``'s ``long_name`` is ``standard error of ...``) and ``count``
+        (int, units ``"1"``), each with the dims of ``da`` less ``dim`` and
+        ``window_dim``, e.g. ``(n, <hyper...>, m)``.
+
+    Examples
+    --------
     >>> da = xr.DataArray([[1.0, 3.0], [2.0, 4.0], [4.0, np.nan]],
     ...                   dims=("sample", "window"), attrs={"units": "nats"})
     >>> st = ensemble_stats(da)  # sample means 2, 3, 4: std 1, se 1/sqrt(3)
@@ -97,7 +87,7 @@ def ensemble_stats(da: xr.DataArray, dim: str = "sample", window_dim: str = "win
 
 def status_counts(ds: xr.Dataset) -> dict[str, int]:
     """Samples per status (``ok``, ``pending``, ``zero``, ``nonfinite``; see
-    :data:`pipeline.compute.SAMPLE_STATUS`) of one experiment's Dataset.
+    :data:`pipeline.sweep.sample.SAMPLE_STATUS`) of one experiment's Dataset.
 
     Stores written before per-sample status existed count every sample of a done task
     as ``ok`` (their tasks failed as a whole otherwise) and the rest as ``pending``.
@@ -142,7 +132,7 @@ def page_reference(n: Any, m: Any) -> xr.DataArray:
 
     ``S = H(d_A d_B) - H(d_B) - (d_A - 1) / (2 d_B)`` with ``d_A = 2^min(m, n-m)``,
     ``d_B = 2^max(m, n-m)`` and ``H`` the harmonic number (D. N. Page, PRL 71, 1291
-    (1993)); :func:`pipeline.references.page_entropy`.
+    (1993)); :func:`pipeline.numerics.references.page_entropy`.
 
     Parameters
     ----------
@@ -168,7 +158,7 @@ def dicke_reference(n: Any, m: Any, alpha: float = 1.0) -> xr.DataArray:
 
     ``p_j = C(m, j) C(n - m, n/2 - j) / C(n, n/2)``, ``S = -sum_j p_j log p_j``
     (``alpha = 1``), ``log(sum_j p_j^alpha) / (1 - alpha)`` otherwise;
-    :func:`pipeline.references.dicke_entropy`.
+    :func:`pipeline.numerics.references.dicke_entropy`.
 
     >>> round(float(dicke_reference(22, 2)), 4)
     1.0221

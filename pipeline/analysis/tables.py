@@ -1,8 +1,9 @@
-"""TODO docstring (engine, analysis)"""
+"""Tables of a store's headline numbers: :func:`summarize` (a ``pandas.DataFrame`` for
+analysis) and :func:`summary_table` (the text ``nqs-ent run`` prints), one built on the
+other."""
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,17 +15,17 @@ import xarray as xr
 from pipeline import store
 from pipeline.analysis.datasets import experiments, hyper_dims, largest_size
 from pipeline.analysis.fits import bound_ratio, fit_log_slope
-from pipeline.analysis.stats import ensemble_stats
+from pipeline.analysis.stats import ensemble_stats, status_counts
 from pipeline.numerics.references import page_entropy
 from pipeline.sweep.spec import Sweep
 
 
 def summary_table(path: Path, sweep: Sweep) -> str:
-    """Mean +- standard error (over samples, of the mean over windows) of the first
-    measure at the largest size of each ``(experiment, n, grid point)``, with the number
-    of samples averaged against the number asked for. Samples whose state could not be
-    normalised are counted by cause below the table."""
-    from pipeline.analysis.stats import ensemble_stats, status_counts
+    """The table ``nqs-ent run`` prints: per ``(experiment, n, grid point)``, the rows of
+    :func:`summarize` for the experiment's first measure (mean +- standard error over
+    samples, of the mean over windows, at the largest measured size ``<= n/2``), the
+    samples averaged against those asked for, and the tasks done. Samples whose state
+    could not be normalised are counted by cause below the table."""
     from pipeline.numerics.measures import measure_variable
 
     tree = store.load(path)
@@ -36,25 +37,15 @@ def summary_table(path: Path, sweep: Sweep) -> str:
     for experiment in sweep.experiments:
         ds = tree[experiment.name].ds
         measure = experiment.measures[0]
-        stats = ensemble_stats(ds[measure_variable(measure)])
-        keys = [key for key, _ in experiment.hyper_axes]
-        for n_index, n in enumerate(experiment.n):
-            m = max(experiment.subsystem.sizes(n))
-            for grid_index in itertools.product(*(range(s) for s in experiment.grid_shape)):
-                lead = {"n": n_index, **dict(zip(keys, grid_index, strict=True))}
-                point = ",".join(
-                    f"{key}={ds[key].values[i]}" for key, i in zip(keys, grid_index, strict=True)
-                )
-                k = int(ds["k"].isel(lead))
-                done = int(ds["done"].isel(lead).sum())
-                row = stats.isel(lead).sel(m=m)
-                samples = f"{int(row['count'])}/{experiment.samples}"
-                lines.append(
-                    f"{experiment.name:<18} {n:>3} {(point or '-')[:22]:<22} "
-                    f"{(k if k >= 0 else '-'):>5} {m:>3}  {measure:<8} "
-                    f"{_fmt(row['mean']):>8} {_fmt(row['se']):>8} {samples:>9}  "
-                    f"{done}/{ds.sizes['block']}"
-                )
+        rows = summarize({experiment.name: ds}, measure_variable(measure))
+        done = ds["done"].sum("block").values.reshape(-1)  # (n, *grid) in C order
+        for row, tasks in zip(rows.itertuples(), done, strict=True):
+            lines.append(
+                f"{experiment.name:<18} {row.n:>3} {row.point[:22]:<22} "
+                f"{_int(row.k):>5} {_int(row.m):>3}  {measure:<8} "
+                f"{_fmt(row.mean):>8} {_fmt(row.se):>8} "
+                f"{f'{row.samples}/{experiment.samples}':>9}  {tasks}/{ds.sizes['block']}"
+            )
         for cause, count in status_counts(ds).items():
             if cause not in ("ok", "pending") and count:
                 not_ok[f"{experiment.name}: {cause}"] = count
@@ -66,12 +57,17 @@ def summary_table(path: Path, sweep: Sweep) -> str:
     return "\n".join(lines)
 
 
-def _fmt(value: Any) -> str:
-    value = float(np.asarray(value))
+def _fmt(value: float) -> str:
     return f"{value:.4f}" if math.isfinite(value) else "-"
 
 
+def _int(value: int) -> str:
+    """``-1`` (no such value) as ``-``."""
+    return str(value) if value >= 0 else "-"
+
+
 def _point_label(ds: xr.Dataset | xr.DataArray, index: Mapping[str, Any]) -> str:
+    """``key=value, ...`` of a grid point (``-`` without hyperparameter axes)."""
     return ", ".join(f"{dim}={ds[dim].values[i]}" for dim, i in index.items()) or "-"
 
 
@@ -88,7 +84,48 @@ def summarize(source: Any, measure: str = "S_vn") -> Any:
     and ``bound_ratio`` (the largest ``S / (k log n)`` over the sizes). Fits that lack
     points are NaN.
 
-    Returns a ``pandas.DataFrame``.
+    Parameters
+    ----------
+    source : xarray.DataTree, xarray.Dataset, mapping or sequence of Datasets
+        A store (:func:`pipeline.load`), one experiment's Dataset or several (see
+        :func:`pipeline.analysis.datasets.experiments`), each with ``measure`` (nats,
+        dims ``(n, <hyper...>, m, sample[, window])``) and optionally ``k``.
+    measure : str, default "S_vn"
+        The entropy variable to tabulate; experiments without it are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns above, one row per ``(experiment, n, grid point)``, in that nesting
+        order (grid points in C order). Entropies, standard errors, Page's value and the
+        slopes are in nats, ``m`` in sites, ``bound_ratio`` dimensionless; ``k`` and ``m``
+        are ``-1`` where absent (no ``k``, nothing measured).
+
+    Raises
+    ------
+    TypeError
+        When ``source`` is not a DataTree, a Dataset or Datasets.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(
+    ...     {
+    ...         "S_vn": (
+    ...             ("n", "m", "sample"),
+    ...             [[[0.6, 0.7], [1.0, 1.1], [1.2, 1.3]], [[0.6, 0.7], [1.1, 1.2], [1.4, 1.5]]],
+    ...         ),
+    ...         "k": ("n", [4, 6]),
+    ...     },
+    ...     coords={"n": [6, 8], "m": [1, 2, 3]},
+    ...     attrs={"experiment": "toy", "architecture": "sn"},
+    ... )
+    >>> table = summarize(ds)
+    >>> table[["experiment", "n", "k", "m", "mean", "se", "samples"]].round(4)
+      experiment  n  k  m  mean    se  samples
+    0        toy  6  4  3  1.25  0.05        2
+    1        toy  8  6  3  1.45  0.05        2
+    >>> table["bound_ratio"].round(4).tolist()  # 1.25 / (4 log 6), 1.45 / (6 log 8)
+    [0.1744, 0.1162]
     """
     import pandas as pd
 

@@ -95,7 +95,40 @@ def register(architecture: Architecture) -> Architecture:
 
 
 def get_architecture(name: str) -> Architecture:
-    """The architecture registered as ``name``; a clear error listing the choices."""
+    """The architecture registered as ``name``; a clear error listing the choices.
+
+    Importing :mod:`pipeline.architectures` registers every built-in architecture
+    (networks such as ``rbm``, ``sn``, ``mlp``, ``transformer`` and reference states such
+    as ``product``, ``ghz``, ``haar``); ``REGISTRY`` holds them all.
+
+    Parameters
+    ----------
+    name : str
+        The registry name, as written in a spec's ``architecture`` key.
+
+    Returns
+    -------
+    Architecture
+        Its functions ``init``, ``evaluate``, ``k`` and ``check`` and its hyperparameter
+        type (see the module docstring for the contract).
+
+    Raises
+    ------
+    ValueError
+        When no architecture is registered as ``name``; the message lists the choices.
+
+    Examples
+    --------
+    >>> rbm = get_architecture("rbm")
+    >>> rbm.name, rbm.hyper(density=2.0).density
+    ('rbm', 2.0)
+    >>> rbm.reference, get_architecture("ghz").reference
+    (False, True)
+    >>> get_architecture("cnn")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown architecture 'cnn'; choose one of ...
+    """
     try:
         return REGISTRY[name]
     except KeyError:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.architectures.base import Architecture, Params, register
+from pipeline.numerics.xp import complex_of
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,7 @@ def evaluate(params: Params, spins: Any, hyper: DickeHyper, xp: Any) -> Any:
     magnetisation = xp.sum(spins, axis=-1)
     one = xp.ones_like(magnetisation)
     values = xp.where(magnetisation == 0, one, xp.zeros_like(one))
-    complex_dtype = xp.complex128 if spins.dtype == xp.float64 else xp.complex64
-    return xp.astype(values, complex_dtype)
+    return xp.astype(values, complex_of(xp, spins.dtype))
 
 
 def k(n: int, hyper: DickeHyper) -> int:

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.numerics.xp import complex_of
+
 
 def draw_linear(
     rng: np.random.Generator,
@@ -30,7 +32,7 @@ def draw_linear(
 def to_namespace(params: dict[str, np.ndarray], xp: Any, real_dtype: Any) -> dict[str, Any]:
     """Move host parameters to namespace ``xp``; real arrays become ``real_dtype``, complex
     arrays the matching complex dtype."""
-    complex_dtype = xp.complex128 if real_dtype == xp.float64 else xp.complex64
+    complex_dtype = complex_of(xp, real_dtype)
     out = {}
     for name, value in params.items():
         value = np.asarray(value)

@@ -15,6 +15,7 @@ import numpy as np
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, draw_linear, linear, to_namespace
 from pipeline.numerics.activations import check_activation, get_activation
+from pipeline.numerics.xp import complex_of
 
 MODES = ("amplitude", "log")
 
@@ -28,7 +29,7 @@ class MLPHyper:
     depth: int = 2
     """Number of hidden layers (each followed by the activation)."""
     activation: str = "tanh"
-    """Scalar nonlinearity ``f`` (see :mod:`pipeline.activations`)."""
+    """Scalar nonlinearity ``f`` (see :mod:`pipeline.numerics.activations`)."""
     weight_std: float = 1.0
     """``W ~ N(0, weight_std^2 / fan_in)`` for hidden layers and heads."""
     bias_std: float = 0.2
@@ -78,7 +79,7 @@ def evaluate(params: Params, spins: Any, hyper: MLPHyper, xp: Any) -> Any:
     imag = linear(hidden, p["head_im.W"], p["head_im.b"], xp)[..., 0]
     if hyper.mode == "log":
         real = hyper.alpha * real
-    complex_dtype = xp.complex128 if spins.dtype == xp.float64 else xp.complex64
+    complex_dtype = complex_of(xp, spins.dtype)
     return xp.astype(real, complex_dtype) + 1j * xp.astype(imag, complex_dtype)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, linear, to_namespace
 from pipeline.numerics.activations import check_activation, get_activation
+from pipeline.numerics.xp import complex_of
 
 BIAS_DISTRIBUTIONS = ("uniform", "normal")
 
@@ -31,7 +32,7 @@ class RandomFeatureHyper:
     ``N_h``)."""
     activation: str = "cos"
     """Feature nonlinearity ``f``: ``cos`` (CosNet), ``tanh`` (TanhNet) or any other
-    activation of :mod:`pipeline.activations`."""
+    activation of :mod:`pipeline.numerics.activations`."""
     weight_std: float = 10.0
     """``sigma_w``: ``w ~ N(0, sigma_w^2 / n)``."""
     output_std: float = 1.0
@@ -78,7 +79,7 @@ def evaluate(params: Params, spins: Any, hyper: RandomFeatureHyper, xp: Any) -> 
         xp.matmul(f(linear(spins, p[f"{ch}.W"], p[f"{ch}.b"], xp), xp), p[f"{ch}.a"])
         for ch in ("re", "im")
     )
-    complex_dtype = xp.complex128 if spins.dtype == xp.float64 else xp.complex64
+    complex_dtype = complex_of(xp, spins.dtype)
     return xp.astype(real, complex_dtype) + 1j * xp.astype(imag, complex_dtype)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, draw_linear, linear, to_namespace
+from pipeline.numerics.xp import complex_of
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,7 @@ def evaluate(params: Params, spins: Any, hyper: RBMHyper, xp: Any) -> Any:
     p = to_namespace(params, xp, spins.dtype)
     theta = linear(spins, p["W"], p["b"], xp)
     values = xp.matmul(spins, p["a"]) + xp.sum(log_2cosh(theta, xp), axis=-1)
-    complex_dtype = xp.complex128 if spins.dtype == xp.float64 else xp.complex64
-    return xp.astype(values, complex_dtype)
+    return xp.astype(values, complex_of(xp, spins.dtype))
 
 
 def k(n: int, hyper: RBMHyper) -> int:

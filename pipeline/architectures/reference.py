@@ -14,10 +14,7 @@ import numpy as np
 
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, to_namespace
-
-
-def _complex_dtype(spins: Any, xp: Any) -> Any:
-    return xp.complex128 if spins.dtype == xp.float64 else xp.complex64
+from pipeline.numerics.xp import complex_of
 
 
 def _complex_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -83,7 +80,7 @@ def ghz_evaluate(params: Params, spins: Any, hyper: GHZHyper, xp: Any) -> Any:
     """``(|0...0> + |1...1>) / sqrt 2`` (unnormalised): 1 on the two aligned
     configurations, 0 elsewhere."""
     aligned = xp.all(spins > 0, axis=-1) | xp.all(spins < 0, axis=-1)
-    dtype = _complex_dtype(spins, xp)
+    dtype = complex_of(xp, spins.dtype)
     return xp.where(aligned, xp.asarray(1.0, dtype=dtype), xp.asarray(0.0, dtype=dtype))
 
 
@@ -177,7 +174,7 @@ def mps_evaluate(params: Params, spins: Any, hyper: MPSHyper, xp: Any) -> Any:
     the whole batch: ``(batch, n) -> (batch,)``."""
     p = to_namespace(params, xp, spins.dtype)
     batch, n = spins.shape
-    left = xp.ones((batch, 1), dtype=_complex_dtype(spins, xp))
+    left = xp.ones((batch, 1), dtype=complex_of(xp, spins.dtype))
     for i in range(n):
         tensor = p[f"site{i}"]
         up = spins[:, i : i + 1] > 0

@@ -18,7 +18,7 @@ class SNHyper:
     """Hyperparameters of the single-neuron NQS."""
 
     activation: str = "tanh"
-    """Scalar nonlinearity ``f`` (see :mod:`pipeline.activations`)."""
+    """Scalar nonlinearity ``f`` (see :mod:`pipeline.numerics.activations`)."""
     mode: Literal["real", "pure_phase", "general"] = "real"
     """``a = 1`` (real), ``a = i`` (pure_phase), or ``a = a_r + i a_i`` with
     ``a_r, a_i ~ N(0, 1)`` (general)."""

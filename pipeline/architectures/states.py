@@ -51,6 +51,10 @@ def full_state(
 ) -> Any:
     """Evaluate ``psi`` on all ``2^n`` configurations and normalise it.
 
+    Basis index ``x`` in ``[0, 2^n)`` is the configuration with site 0 the most
+    significant bit and spins ``s_i = 2 b_i - 1`` (:func:`basis_spins`), so
+    ``psi.reshape((2,) * n)`` has axis ``i`` = site ``i``.
+
     Configurations are evaluated in batches of ``batch_size`` (default: the
     architecture's ``host_batch`` under NumPy, else ``DEFAULT_BATCH``); the batch size
     does not change the result. For log-amplitude
@@ -58,9 +62,53 @@ def full_state(
     whose log-amplitudes exceed the floating-point range still normalise. Amplitude
     architectures are scaled by their largest modulus before the norm is taken.
 
-    Returns a complex vector of shape ``(2^n,)`` with unit 2-norm, in ``dtype``
-    (``xp.complex128`` by default). Raises :class:`StateError` for a zero or non-finite
-    state.
+    Parameters
+    ----------
+    architecture : Architecture
+        The network (:func:`pipeline.architectures.get_architecture`).
+    params : dict of str to numpy.ndarray
+        Its parameters on the host, from ``architecture.init(rng, n, hyper)``.
+    n : int
+        Number of sites (spins).
+    hyper : dataclass
+        The architecture's hyperparameters (``architecture.hyper(...)``).
+    xp : namespace
+        The array namespace to compute in (:func:`pipeline.numerics.xp.namespace`).
+    dtype : dtype, optional
+        Complex dtype of the result, ``xp.complex128`` (default) or ``xp.complex64``;
+        spins are evaluated in the matching real dtype.
+    batch_size : int, optional
+        Configurations per ``evaluate`` call.
+
+    Returns
+    -------
+    array, shape ``(2^n,)``
+        A complex vector with unit 2-norm, in ``dtype`` (``xp.complex128`` by default),
+        in the namespace ``xp``.
+
+    Raises
+    ------
+    StateError
+        For a zero or non-finite state (``cause`` ``"zero"`` or ``"nonfinite"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import array_api_compat.numpy as xp
+    >>> from pipeline.architectures import get_architecture
+    >>> ghz = get_architecture("ghz")
+    >>> hyper = ghz.hyper()
+    >>> psi = full_state(ghz, ghz.init(np.random.default_rng(0), 3, hyper), 3, hyper, xp)
+    >>> psi.shape, psi.dtype
+    ((8,), dtype('complex128'))
+    >>> xp.round(xp.abs(psi) ** 2, 12).tolist()
+    [0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5]
+    >>> rbm = get_architecture("rbm")
+    >>> hyper = rbm.hyper()
+    >>> params = rbm.init(np.random.default_rng(1), 6, hyper)
+    >>> psi = full_state(rbm, params, 6, hyper, xp, batch_size=16)
+    >>> psi.shape, round(float(xp.linalg.vector_norm(psi)), 12)
+    ((64,), 1.0)
     """
     dtype = xp.complex128 if dtype is None else dtype
     if batch_size is None:

@@ -28,6 +28,7 @@ import numpy as np
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, draw_linear, linear, to_namespace
 from pipeline.numerics.activations import check_activation, get_activation
+from pipeline.numerics.xp import complex_of
 
 LAYER_NORM_EPS = 1e-5
 
@@ -51,7 +52,7 @@ class TransformerHyper:
     alpha: float = 1.0
     """Scale of the log-modulus: ``psi = exp(alpha re + i im)``."""
     activation: str = "tanh"
-    """Feed-forward nonlinearity ``f`` (see :mod:`pipeline.activations`)."""
+    """Feed-forward nonlinearity ``f`` (see :mod:`pipeline.numerics.activations`)."""
     weight_std: float = 1.0
     """``W ~ N(0, weight_std^2 / fan_in)`` for every linear layer."""
     bias_std: float = 0.2
@@ -205,7 +206,7 @@ def evaluate(params: Params, spins: Any, hyper: TransformerHyper, xp: Any) -> An
     flat = xp.reshape(h, (batch, tokens * hyper.d_model))
     real = hyper.alpha * linear(flat, p["head_re.W"], p["head_re.b"], xp)[..., 0]
     imag = linear(flat, p["head_im.W"], p["head_im.b"], xp)[..., 0]
-    complex_dtype = xp.complex128 if spins.dtype == xp.float64 else xp.complex64
+    complex_dtype = complex_of(xp, spins.dtype)
     return xp.astype(real, complex_dtype) + 1j * xp.astype(imag, complex_dtype)
 
 

@@ -1,4 +1,28 @@
-"""TODO docstring (bench)"""
+"""Benchmarks of the spectrum kernels against baselines measured in the same run.
+
+Speed is measured here, never in tests. :func:`bench_spectra` times the half-cut von Neumann
+entropy (nats) of one seeded random state per ``n`` with
+
+- ``kernel``: the full path ``von_neumann(schmidt_probs(psi, n, range(n // 2), xp))``;
+- ``floor``: a bare BLAS ``zherk`` on the same ``2^(n/2) x 2^(n - n/2)`` matrix followed by
+  ``scipy.linalg.eigvalsh`` (eigenvalues only) and the entropy: the floor for a dense
+  method built from SciPy's LAPACK calls on this machine;
+- ``svd``: NumPy's full SVD, ``np.linalg.svd(M, compute_uv=False)``;
+- ``quimb``: ``quimb.entropy_subsys`` (which works in bits; converted to nats).
+
+and prints seconds, ratios against the kernel and a PASS/MISS verdict per target at the
+largest ``n``. Every method runs with the BLAS threads the machine gives by default; the
+BLAS libraries and their thread counts are printed with the table. Each timed call also
+reports the CPU contention during it (the share of wall time in which some task waited
+for a CPU, from ``/proc/pressure/cpu``): above a few percent the machine was busy and the
+numbers are noisy.
+
+:func:`bench_nested` times :func:`pipeline.numerics.spectra.nested_schmidt_probs` for one state
+against one :func:`pipeline.numerics.spectra.schmidt_probs` call per (window, size).
+
+Run ``nqs-ent bench spectra [--sizes 20,22,24] [--repeats N]`` or
+``nqs-ent bench nested [--n 22]``.
+"""
 
 from __future__ import annotations
 
@@ -308,8 +332,8 @@ def bench_nested(
     sizes: Sequence[int] | None = None,
     out: Callable[[str], Any] = print,
 ) -> dict[str, Any]:
-    """Time :func:`~pipeline.spectra.nested_schmidt_probs` for ``windows`` cyclic windows
-    of one random state against one :func:`~pipeline.spectra.schmidt_probs` call per
+    """Time :func:`~pipeline.numerics.spectra.nested_schmidt_probs` for ``windows`` cyclic windows
+    of one random state against one :func:`~pipeline.numerics.spectra.schmidt_probs` call per
     (window, size). ``sizes`` defaults to ``range(1, n // 2 - 1)``.
 
     Returns ``{"n", "windows", "sizes", "nested_s", "direct_s", "ratio", "max_abs_diff"}``

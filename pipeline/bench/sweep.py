@@ -1,4 +1,19 @@
-"""TODO docstring (bench_sweep)"""
+"""Sweep efficiency: a local Dask cluster against a single-process loop over the same tasks.
+
+``nqs-ent bench sweep`` builds a sweep whose tasks take about ``--task-seconds`` each
+(SN-NQS at ``n = 18``, windows of every size up to ``n/2``), then measures in one run:
+
+1. the single-process baseline: every task computed and written to a store in a plain
+   loop in this process (the same functions the workers call);
+2. the same sweep through ``nqs-ent run``'s engine on a ``LocalCluster`` of ``--workers``
+   single-threaded workers, timed from the first submission to the last result (cluster
+   start-up is reported separately);
+3. the per-task overhead: many tiny tasks (``n = 6``, one sample) through the engine, wall
+   time per task minus the tasks' own compute time.
+
+Parallel efficiency = baseline time / (workers x engine time). Target: >= 90 % for tasks
+of 1 s or more.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
-"""TODO docstring (cli)"""
+"""What each ``nqs-ent`` command does. Heavy imports happen inside the command that needs
+them, so that ``--help`` and ``validate`` start quickly.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -73,8 +76,9 @@ def entropy_spec(args: argparse.Namespace) -> str:
 def cmd_entropy(args: argparse.Namespace) -> int:
     """Draw a seeded ensemble in this process and print mean and SE per subsystem size."""
     import numpy as np
+    import xarray as xr
 
-    from pipeline.analysis.stats import summary_rows
+    from pipeline.analysis.stats import ensemble_stats
     from pipeline.architectures import get_architecture
     from pipeline.sweep.plan import check_scale, iter_tasks
     from pipeline.sweep.sample import SAMPLE_STATUS, compute_task
@@ -95,10 +99,19 @@ def cmd_entropy(args: argparse.Namespace) -> int:
         f"entropies in nats (mean over windows, then mean and SE over samples)"
     )
     print(f"{'m':>3}  {'measure':<9} {'mean':>10} {'SE':>10}")
-    for m, measure, mean, error in summary_rows(
-        values, experiment.all_sizes(), experiment.measures
-    ):
-        print(f"{m:>3}  {measure:<9} {mean:>10.6f} {error:>10.6f}")
+    sizes, measures = experiment.all_sizes(), experiment.measures
+    da = xr.DataArray(
+        values,
+        dims=("sample", "measure", "m", "window"),
+        coords={"measure": list(measures), "m": list(sizes)},
+    )
+    stats = ensemble_stats(da)
+    for m in sizes:
+        for measure in measures:
+            row = stats.sel(m=m, measure=measure)
+            mean, error = float(row["mean"]), float(row["se"])
+            if math.isfinite(mean):
+                print(f"{m:>3}  {measure:<9} {mean:>10.6f} {error:>10.6f}")
     ok = SAMPLE_STATUS.index("ok")
     if np.any(status != ok):
         causes = ", ".join(
@@ -135,6 +148,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"{len(experiment.grid())} grid point(s), {experiment.samples} samples, "
             f"{experiment.n_tasks} tasks"
         )
+    if sweep.cluster.overrides:
+        overrides = ", ".join(f"{key}={value!r}" for key, value in sweep.cluster.overrides)
+        print(f"  [cluster] for --cluster slurm: {overrides}")
     peak, where = peak_task_bytes(sweep)
     workers = args.workers or default_workers()
     limit = worker_memory(workers, args.memory_limit)
@@ -257,14 +273,17 @@ def cmd_slurm(args: argparse.Namespace) -> int:
     if args.slurm_command == "site":
         sys.stdout.write(site_config_text())
         return EXIT_OK
-    options = load_site_config(args.config, gpu=args.gpu)
-    if args.slurm_command == "render":
-        sys.stdout.write(render_sweep_script(options, args.spec, args.store, gpu=args.gpu))
-    elif args.slurm_command == "header":
-        sys.stdout.write(render_header(options))
-    else:
-        for key, value in jobqueue_kwargs(options).items():
-            print(f"{key} = {value!r}")
+    try:
+        options = load_site_config(args.config, gpu=args.gpu)
+        if args.slurm_command == "render":
+            text = render_sweep_script(options, args.spec, args.store, gpu=args.gpu)
+        elif args.slurm_command == "header":
+            text = render_header(options)
+        else:
+            text = "".join(f"{k} = {v!r}\n" for k, v in jobqueue_kwargs(options).items())
+    except (ValueError, FileNotFoundError) as error:  # the site config's problem
+        raise UsageError(str(error)) from None
+    sys.stdout.write(text)
     return EXIT_OK
 
 

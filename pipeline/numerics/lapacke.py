@@ -1,4 +1,10 @@
-"""TODO docstring (spectra)"""
+"""LAPACK's two-stage Hermitian eigensolver (``?heevd_2stage``) through LAPACKE.
+
+SciPy does not wrap the two-stage routines; they are looked up by name in the LAPACK
+library that SciPy itself loaded (OpenBLAS, MKL, ...), called through ``ctypes``, and
+used only when found (:func:`pipeline.numerics.spectra.hermitian_eigvals` falls back to
+``scipy.linalg.eigvalsh``).
+"""
 
 from __future__ import annotations
 

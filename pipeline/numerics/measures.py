@@ -1,4 +1,9 @@
-"""TODO docstring (entropy, spec, store)"""
+"""Entropy measures by name: the one place that knows ``vn``, ``renyi<a>`` and ``inf``.
+
+A measure's name gives its Renyi order (:func:`measure_order`), its store variable
+(:func:`measure_variable`, ``S_<name>`` with ``.`` spelled ``p``) and back
+(:func:`variable_measure`), and its label (:func:`measure_long_name`).
+"""
 
 from __future__ import annotations
 
@@ -35,21 +40,56 @@ def measure_order(measure: str) -> float:
     return alpha
 
 
-measure_alpha = measure_order
-"""The Renyi order of a measure name (see :func:`pipeline.entropy.measure_order`)."""
-
-
 def measure_variable(measure: str) -> str:
     """Store variable name of a measure: ``vn -> S_vn``, ``renyi0.5 -> S_renyi0p5``.
 
+    The name is ``S_<measure>`` with ``.`` spelled ``p``; :func:`variable_measure` is the
+    inverse. The variable holds entropies in nats (dims ``(n, <hyper...>, m, sample,
+    window)`` in a store, see :mod:`pipeline.store.schema`).
+
+    Parameters
+    ----------
+    measure : str
+        ``"vn"``, ``"renyi<a>"`` (``a > 0``, ``a != 1``, without superfluous zeros) or
+        ``"inf"``.
+
+    Returns
+    -------
+    str
+        The store variable name.
+
+    Raises
+    ------
+    ValueError
+        For an unknown or badly written measure name (:func:`measure_order`).
+
+    Examples
+    --------
     >>> [measure_variable(m) for m in ("vn", "renyi2", "renyi0.5", "inf")]
     ['S_vn', 'S_renyi2', 'S_renyi0p5', 'S_inf']
+    >>> measure_variable("renyi2.0")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown measure 'renyi2.0'; expected 'vn', 'inf' or 'renyi<alpha>' ...
     """
-    measure_alpha(measure)  # validates
+    measure_order(measure)  # validates
     return "S_" + measure.replace(".", "p")
 
 
+def variable_measure(variable: str) -> str:
+    """The measure of a store variable, the inverse of :func:`measure_variable`.
+
+    >>> variable_measure("S_renyi0p5"), variable_measure("S_vn")
+    ('renyi0.5', 'vn')
+    """
+    measure = variable.removeprefix("S_").replace("p", ".")
+    if measure_variable(measure) != variable:
+        raise ValueError(f"{variable!r} is not the store variable of an entropy measure")
+    return measure
+
+
 MEASURE_NAMES = {"vn": "von Neumann entropy", "inf": "min-entropy"}
+"""Long names of the measures that are not ``renyi<a>``."""
 
 
 def measure_long_name(measure: str) -> str:

@@ -7,9 +7,9 @@ versions, so the last bits of a result follow the CPU. Stores record both (next 
 package versions) so that a difference in the last bits can be traced to its cause, and
 :data:`CROSS_MACHINE_ATOL` is the tolerance for comparing with numbers made elsewhere.
 
-``python3 -m pipeline.provenance`` prints this machine's record as JSON;
-``eval "$(python3 -m pipeline.provenance --older-cpu)"`` makes this machine compute like
-the next older CPU (CI's second run of the reference tests).
+``nqs-ent platform`` prints this machine's record as JSON; ``eval "$(nqs-ent platform
+--older-cpu)"`` makes this machine compute like the next older CPU (CI's second run of the
+reference tests).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -115,23 +114,6 @@ def older_cpu_environment(record: dict[str, Any] | None = None) -> dict[str, str
             names = " ".join(name for name in disabled if name in found)
             return {"NPY_DISABLE_CPU_FEATURES": names, "OPENBLAS_CORETYPE": kernel}
     return None
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args == ["--older-cpu"]:
-        env = older_cpu_environment()
-        if env is None:
-            print("# this CPU has no AVX2 or AVX-512 dispatch; nothing older to emulate")
-            return 1
-        for key, value in env.items():
-            print(f"export {key}='{value}'")  # for a shell's eval
-        return 0
-    if args:
-        print("usage: python3 -m pipeline.provenance [--older-cpu]", file=sys.stderr)
-        return 2
-    print(json.dumps({"versions": versions(), **platform()}, indent=1))
-    return 0
 
 
 def code_revision() -> str:

@@ -1,4 +1,26 @@
-"""TODO docstring (spectra)"""
+"""Schmidt spectra of pure states on ``n`` qubits.
+
+For a subsystem ``A`` (a tuple of sites) the state is reshaped into the
+``2^|A| x 2^(n-|A|)`` matrix ``M`` (axes of ``A`` first, in the order given). The Schmidt
+probabilities are the eigenvalues of the Gram matrix on the smaller side (``M M^H`` when
+``|A| <= n - |A|``, otherwise the same for the complement, since ``S_A = S_B`` for a pure
+state), found with a Hermitian eigensolver. :func:`schmidt_probs_svd` (squared singular
+values of ``M``) is the independent slow path.
+
+With NumPy the Gram matrix is one BLAS ``herk`` (half the work of a general product) on the
+transposed view of ``M``, so no copy is made for a cut after the first sites. The ``herk``
+of the transpose gives ``conj(M M^H)``, whose spectrum is the same. Its eigenvalues come
+from LAPACK's two-stage solver ``heevd_2stage`` (dense to band with BLAS-3, then band to
+tridiagonal), taken through LAPACKE from the LAPACK library that SciPy loaded
+(:mod:`pipeline.numerics.lapacke`). It needs
+about half the time of the one-stage ``hetrd`` behind ``scipy.linalg.eigvalsh``, whose
+matrix-vector products are bound by memory bandwidth; where the library has no two-stage
+solver, ``scipy.linalg.eigvalsh`` is used.
+
+:func:`nested_schmidt_probs` serves the ``window`` and ``random`` samplers: for one site
+ordering it forms a single reduced density matrix for the largest size and gets each smaller
+size by tracing out the far end, and it batches orderings while matrices are small.
+"""
 
 from __future__ import annotations
 
@@ -86,17 +108,38 @@ def hermitian_eigvals(matrix: Any, xp: Any) -> Any:
 def schmidt_probs(psi: Any, n: int, subsystem: Sequence[int], xp: Any) -> Any:
     """Schmidt probabilities of ``psi`` across ``subsystem | rest``.
 
+    The state is reshaped into the ``2^|A| x 2^(n-|A|)`` matrix ``M`` of the cut and the
+    eigenvalues of the Gram matrix of the smaller side are taken (``M M^H``, or the same
+    for the complement when ``|A| > n - |A|``: ``S_A = S_B`` for a pure state), with a
+    Hermitian eigensolver (an unbatched NumPy matrix of side >= ``HERK_MIN_DIM`` uses BLAS
+    ``herk`` and LAPACK; see the module docstring). Round-off is cleaned
+    (:func:`pipeline.numerics.entropy.clean_probs`): negatives and numerical zeros become
+    0, and the result is renormalised. The order of the sites in ``subsystem`` does not
+    change the spectrum.
+
     Parameters
     ----------
     psi : array, shape ``(..., 2^n)``
-        Normalised state(s), site 0 the most significant bit.
+        Normalised state(s), complex (complex128 or complex64), site 0 the most
+        significant bit of the basis index; leading axes are a batch of states.
+    n : int
+        Number of sites (spins) of the state.
     subsystem : sequence of int
-        Sites of ``A``; ``1 <= |A| <= n - 1``.
+        Sites of ``A``, distinct, each in ``0..n-1``; ``1 <= |A| <= n - 1``.
+    xp : namespace
+        The array namespace of ``psi`` (:func:`pipeline.numerics.xp.namespace`).
 
     Returns
     -------
     array, shape ``(..., 2^min(|A|, n-|A|))``
-        Real probabilities, ascending, summing to 1.
+        Real probabilities (float64 for complex128, float32 for complex64), ascending
+        along the last axis, summing to 1; the leading axes are those of ``psi``.
+
+    Raises
+    ------
+    ValueError
+        When ``subsystem`` repeats a site or names one outside ``0..n-1``, or when
+        ``|A|`` is not in ``1..n-1``.
 
     Examples
     --------
@@ -104,6 +147,14 @@ def schmidt_probs(psi: Any, n: int, subsystem: Sequence[int], xp: Any) -> Any:
     >>> ghz = xp.asarray([1, 0, 0, 0, 0, 0, 0, 1], dtype=xp.complex128) / 2**0.5
     >>> [round(float(p), 12) for p in schmidt_probs(ghz, 3, (1,), xp)]
     [0.5, 0.5]
+
+    A batch of two 3-site states across ``A = {0, 2}`` (the complement ``{1}`` is
+    smaller, so two probabilities per state):
+
+    >>> product = xp.asarray([1, 0, 0, 0, 0, 0, 0, 0], dtype=xp.complex128)
+    >>> probs = schmidt_probs(xp.stack([ghz, product]), 3, (0, 2), xp)
+    >>> probs.shape, xp.round(probs, 12).tolist()
+    ((2, 2), [[0.5, 0.5], [0.0, 1.0]])
     """
     order = site_order(n, subsystem)
     m = len(subsystem)
@@ -171,24 +222,58 @@ def nested_schmidt_probs(
 ) -> dict[int, Any]:
     """Schmidt probabilities of ``A = order[:m]`` for every ordering and every size.
 
+    This serves the ``window`` and ``random`` samplers: the same values as
+    :func:`schmidt_probs` for each subsystem ``order[:m]``, computed with far fewer
+    eigen-decompositions of large matrices.
+
     Parameters
     ----------
     psi : array, shape ``(2^n,)``
-        One normalised state.
+        One normalised state, complex (complex128 or complex64), site 0 the most
+        significant bit of the basis index.
+    n : int
+        Number of sites (spins) of the state.
     orders : sequence of site orderings (each a permutation of ``0..n-1``)
         For cyclic windows, ``(start + arange(n)) % n``; for random subsets, a random
         permutation, so that the subsets of growing size are nested.
     sizes : sequence of int
-        Subsystem sizes ``m`` in ``1..n-1``.
+        Subsystem sizes ``m`` in ``1..n-1`` (in sites; duplicates are merged).
+    xp : namespace
+        The array namespace of ``psi`` (:func:`pipeline.numerics.xp.namespace`).
 
     Returns
     -------
     dict
-        ``m -> probs`` of shape ``(len(orders), 2^min(m, n-m))``.
+        ``m -> probs`` of shape ``(len(orders), 2^min(m, n-m))``, for every distinct size
+        in ``sizes`` (keys ascending): real probabilities, ascending along the last axis,
+        summing to 1; row ``i`` belongs to ``orders[i]``.
 
+    Raises
+    ------
+    ValueError
+        When a size is not in ``1..n-1``.
+
+    Notes
+    -----
     Sizes up to ``n/2`` share one reduced density matrix per ordering (the largest size),
     reduced by partial traces; larger sizes use the complement, which is the first
-    ``n - m`` sites of the reversed ordering.
+    ``n - m`` sites of the reversed ordering. Orderings are processed in blocks whose
+    permuted states and matrices take about ``STACK_BYTES`` at most (one at a time when a
+    single ordering is larger).
+
+    Examples
+    --------
+    Two Bell pairs on sites ``(0, 1)`` and ``(2, 3)``: the ordering ``(1, 2, 3, 0)`` cuts
+    both pairs at ``m = 2``, the identity ordering none.
+
+    >>> import array_api_compat.numpy as xp
+    >>> bell = xp.asarray([1, 0, 0, 1], dtype=xp.complex128) / 2**0.5
+    >>> psi = xp.reshape(bell[:, None] * bell[None, :], (16,))
+    >>> probs = nested_schmidt_probs(psi, 4, [(0, 1, 2, 3), (1, 2, 3, 0)], [1, 2, 3], xp)
+    >>> sorted(probs), probs[1].shape, probs[2].shape
+    ([1, 2, 3], (2, 2), (2, 4))
+    >>> xp.round(probs[2], 12).tolist()
+    [[0.0, 0.0, 0.0, 1.0], [0.25, 0.25, 0.25, 0.25]]
     """
     sizes = sorted({int(m) for m in sizes})
     if any(not 1 <= m <= n - 1 for m in sizes):

@@ -48,7 +48,39 @@ def namespace(name: str = "numpy") -> Any:
     """Return the array-API namespace for a backend name.
 
     ``"numpy"`` and ``"cupy"`` give the array-api-compat wrappers; ``"array_api_strict"``
-    (for tests) gives the strict reference implementation.
+    (for tests) gives the strict reference implementation. The result is what every
+    kernel of :mod:`pipeline.numerics` takes as its argument ``xp``. CuPy is imported only
+    when asked for, and a missing GPU is an error, never a silent CPU fallback.
+
+    Parameters
+    ----------
+    name : {"numpy", "cupy", "array_api_strict"}, default "numpy"
+        The backend (``"array-api-strict"`` is accepted too). ``"auto"`` is not a
+        namespace: resolve it first with :func:`resolve_backend`.
+
+    Returns
+    -------
+    module
+        ``array_api_compat.numpy``, ``array_api_compat.cupy`` or ``array_api_strict``.
+
+    Raises
+    ------
+    ValueError
+        For any other ``name``.
+    BackendError
+        For ``"cupy"`` when CuPy does not import or sees no CUDA device.
+
+    Examples
+    --------
+    >>> xp = namespace("numpy")
+    >>> xp.__name__
+    'array_api_compat.numpy'
+    >>> float(xp.sum(xp.asarray([0.25, 0.75], dtype=xp.float64)))
+    1.0
+    >>> namespace("jax")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown array namespace 'jax'
     """
     if name == "numpy":
         import array_api_compat.numpy as xp_numpy
@@ -86,6 +118,12 @@ def to_numpy(x: Any) -> np.ndarray:
 def real_dtype(xp: Any, complex_dtype: Any) -> Any:
     """The real dtype matching a complex one (complex128 -> float64)."""
     return xp.float64 if complex_dtype == xp.complex128 else xp.float32
+
+
+def complex_of(xp: Any, real: Any) -> Any:
+    """The complex dtype matching a real one (float64 -> complex128, float32 ->
+    complex64): what a network evaluated on spins of dtype ``real`` returns."""
+    return xp.complex128 if real == xp.float64 else xp.complex64
 
 
 def complex_dtype(xp: Any, precision: str) -> Any:

@@ -1,4 +1,7 @@
-"""TODO docstring (engine)"""
+"""The clusters a run can use: a local ``LocalCluster`` (the default), a running scheduler
+(address or scheduler file, within a bounded wait), ``local-cuda`` (dask-cuda) or SLURM
+(dask-jobqueue, :mod:`pipeline.run.slurm`); and the workers' malloc policy.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,10 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.sweep.cluster import ClusterSpec
 
 log = logging.getLogger("nqs_ent")
 
@@ -133,7 +139,7 @@ def open_client(
     cluster: str = "local",
     workers: int | None = None,
     memory_limit: int | None = None,
-    cluster_options: dict[str, Any] | None = None,
+    cluster_options: ClusterSpec | None = None,
     gpu: bool = False,
     connect_timeout: float = CONNECT_TIMEOUT,
 ) -> Iterator[Any]:
@@ -158,7 +164,7 @@ def open_client(
     if cluster == "slurm":
         from pipeline.run.slurm import start_slurm_cluster
 
-        with start_slurm_cluster(cluster_options or {}, workers, gpu=gpu) as slurm_cluster:
+        with start_slurm_cluster(cluster_options, workers, gpu=gpu) as slurm_cluster:
             client = Client(slurm_cluster)
             try:
                 yield client

@@ -1,4 +1,12 @@
-"""TODO docstring (engine)"""
+"""Run a sweep on a Dask cluster: plan, open the store, submit tasks, resume, report.
+
+The driver never holds result arrays: each task computes its samples on a worker, writes
+its own chunks of the store, marks itself done and returns a small summary. Submission is
+bounded (at most ``max_in_flight`` futures exist at once), so a sweep of 10^5 tasks never
+floods the scheduler. SIGTERM, SIGINT and SIGUSR1 (SLURM's warning signal) stop the
+submission; tasks already running finish and are recorded, and the run reports itself
+interrupted (exit status 75 from the CLI) so that a rerun resumes.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ from pipeline import store
 from pipeline.numerics import provenance
 from pipeline.numerics.xp import resolve_backend
 from pipeline.run.clusters import CONNECT_TIMEOUT, default_workers, open_client, worker_memory
+from pipeline.run.progress import progress
 from pipeline.run.submit import Abandon, _signals_handled, _StopFlag, executing_keys, submit_bounded
 from pipeline.run.worker import run_task
 from pipeline.sweep.plan import (
@@ -144,9 +153,85 @@ def run_sweep(
     store's spec, its location and free space, its lock); then the cluster is reached
     (a running scheduler within ``connect_timeout`` seconds) and the store locked; only
     then is anything printed or written. So invalid input raises
-    :class:`pipeline.spec.SpecError`, :class:`pipeline.plan.PlanError`,
+    :class:`pipeline.sweep.spec.SpecError`, :class:`pipeline.sweep.plan.PlanError`,
     :class:`pipeline.store.StoreError`, :class:`ClusterError` or
-    :class:`pipeline.xp.BackendError` with the store untouched.
+    :class:`pipeline.numerics.xp.BackendError` with the store untouched.
+
+    A new store is created (:mod:`pipeline.store.schema`); an existing one of the same
+    spec digest is resumed: tasks done and whole are skipped, tasks flagged done whose
+    chunks are damaged are cleared and computed again. Each task runs on a worker, which
+    writes its own chunks; the driver keeps at most ``max_in_flight`` tasks submitted.
+    SIGTERM, SIGINT and SIGUSR1 stop the submission; running tasks finish and are
+    recorded, and the report says ``interrupted`` (rerun to resume).
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The validated spec (:func:`pipeline.sweep.validate.load_spec`).
+    path : pathlib.Path
+        The Zarr store to create or resume (a directory).
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://HOST:8786``) to use instead of
+        starting a cluster.
+    scheduler_file : str, optional
+        A Dask scheduler file naming that address.
+    cluster : {"local", "slurm", "local-cuda"}, default "local"
+        The cluster to start when no scheduler is given: a ``LocalCluster`` of one-thread
+        worker processes, SLURM jobs (:mod:`pipeline.run.slurm`) or ``dask-cuda``.
+    workers : int, optional
+        Number of workers; default one per core for a local cluster.
+    memory_limit : int, optional
+        Memory limit per worker in bytes; default an equal share of the machine's memory
+        for a local cluster.
+    backend : {"numpy", "cupy", "auto"}, optional
+        Overrides the spec's ``backend``. ``auto`` is resolved here; ``cupy`` is checked
+        here for a local run, and by the workers where they run otherwise.
+    max_in_flight : int, optional
+        Most tasks submitted at once; default ``max(4, 2 * worker threads)``.
+    stop_after : int, optional
+        Stop submitting once this many tasks have finished (a partial run, resumable).
+    only : sequence of str, optional
+        Names of the experiments to run; default all.
+    connect_timeout : float, default ``CONNECT_TIMEOUT`` (30 s)
+        Seconds to wait for a running scheduler.
+    show_progress : bool, default True
+        Show a progress bar of the tasks.
+    echo : callable, default print
+        Receives each line the run reports (plan, store, dashboard, stop).
+
+    Returns
+    -------
+    RunReport
+        Task counts (``total``, ``skipped``, ``repaired``, ``computed``), ``not_ok``
+        samples, ``failed`` task messages, ``interrupted``, and wall times in seconds
+        (``seconds``, ``execute_seconds``, ``task_seconds``).
+
+    Raises
+    ------
+    SpecError
+        When ``only`` names no experiment of the spec (or is empty).
+    PlanError
+        When the sweep has too many tasks, too large a chunk, or a task larger than a
+        worker's memory.
+    StoreError
+        When ``path`` is not a store of this spec, is locked by another run, cannot be
+        written or lacks the space.
+    ClusterError
+        When the scheduler cannot be reached within ``connect_timeout`` or the cluster
+        cannot be started.
+    BackendError
+        When a local run asks for ``cupy`` without a usable GPU.
+    ValueError
+        For an unknown ``cluster``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from pipeline import load_spec
+    >>> sweep = load_spec("workflows/quickstart.toml")  # doctest: +SKIP
+    >>> report = run_sweep(sweep, Path("data/runs/quickstart.zarr"), workers=4)  # doctest: +SKIP
+    >>> report.failed, report.interrupted  # doctest: +SKIP
+    ([], False)
     """
     started = time.perf_counter()
     selected = select_experiments(sweep, only)
@@ -198,7 +283,7 @@ def run_sweep(
             for key in store.add_worker_platforms(path, platforms):
                 log.warning(
                     "resuming on another platform (%s): new tasks may differ from the earlier "
-                    "ones in the last bits (see pipeline.provenance)",
+                    "ones in the last bits (see pipeline.numerics.provenance)",
                     key,
                 )
             pending = pending_tasks(path, sweep, selected)
@@ -229,7 +314,7 @@ def run_sweep(
 
 
 def _worker_platforms(client: Any) -> list[dict[str, Any]]:
-    """The :func:`pipeline.provenance.platform` record of every connected worker."""
+    """The :func:`pipeline.numerics.provenance.platform` record of every connected worker."""
     try:
         return list(client.run(provenance.platform).values())
     except Exception as error:  # a worker without our package: record nothing
@@ -250,8 +335,6 @@ def _execute(
     max_in_flight: int | None,
     stop_after: int | None,
 ) -> None:
-    from tqdm import tqdm
-
     flag = _StopFlag()
     with _signals_handled(flag):
         echo(f"dask: dashboard at {client.dashboard_link}")
@@ -273,17 +356,7 @@ def _execute(
                 retries=1,
             )
 
-        import sys
-
-        bar = tqdm(
-            total=count,
-            mininterval=0.2 if sys.stderr.isatty() else 15.0,
-            unit="task",
-            desc="tasks",
-            disable=not show_progress,
-            dynamic_ncols=True,
-            smoothing=0.1,
-        )
+        bar = progress(count, echo, show_progress)
 
         def on_result(task: Task, result: dict[str, Any] | None, error: Any) -> None:
             if error is not None:

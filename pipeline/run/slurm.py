@@ -1,4 +1,38 @@
-"""TODO docstring (slurm)"""
+"""SLURM job scripts and dask-jobqueue settings, pure functions of validated site options
+(:mod:`pipeline.run.site`):
+
+- :func:`render_header` -- the ``#SBATCH`` lines of the whole-sweep job. An option that
+  is unset (no account, no GPUs, ...) renders no directive at all.
+- :func:`render_sweep_script` -- header, rendered settings and the fixed body
+  ``run/data/sweep-body.sh``: one allocation holding a Dask scheduler, one worker per task
+  (per GPU) and the driver ``nqs-ent run``; requeues itself on the walltime warning.
+- :func:`jobqueue_kwargs` -- keyword arguments for ``dask_jobqueue.SLURMCluster``, with
+  workers that retire before SLURM kills them; :func:`start_slurm_cluster` starts one
+  (``nqs-ent run SPEC --cluster slurm``).
+
+The committed ``slurm/sweep.sbatch`` and ``slurm/sweep-gpu.sbatch`` are regenerated with::
+
+    nqs-ent slurm render > slurm/sweep.sbatch
+    nqs-ent slurm render --gpu > slurm/sweep-gpu.sbatch
+
+Examples
+--------
+>>> options = SlurmOptions(partition="debug", walltime="02:00:00", memory="4G")
+>>> print(render_header(options, ntasks=4))  # doctest: +NORMALIZE_WHITESPACE
+#SBATCH --job-name=nqs-ent
+#SBATCH --partition=debug
+#SBATCH --nodes=1
+#SBATCH --ntasks=4
+#SBATCH --cpus-per-task=1
+#SBATCH --mem-per-cpu=4G
+#SBATCH --time=02:00:00
+#SBATCH --requeue
+#SBATCH --signal=B:USR1@300
+#SBATCH --open-mode=append
+#SBATCH --output=%x-%j.out
+>>> walltime_seconds("1-00:00:00")
+86400
+"""
 
 from __future__ import annotations
 
@@ -11,16 +45,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from pipeline.run.clusters import keep_malloc_defaults_shell
-from pipeline.run.site import (
+from pipeline.run.clusters import ClusterError, keep_malloc_defaults_shell
+from pipeline.run.site import load_site_config, package_file
+from pipeline.sweep.cluster import (
+    MEMORY_PATTERN,
+    ClusterSpec,
     SlurmOptions,
-    _check_int,
-    _check_keys,
-    _dask_bytes,
-    _format_mib,
-    _memory_mib,
-    load_site_config,
-    package_file,
+    check_int,
     walltime_seconds,
 )
 
@@ -170,8 +201,18 @@ def render_sweep_script(
     return "\n".join(parts) + "\n"
 
 
+def _with_overrides(
+    options: SlurmOptions, cluster: ClusterSpec | Mapping[str, Any] | None
+) -> SlurmOptions:
+    if cluster is None:
+        return options
+    if not isinstance(cluster, ClusterSpec):
+        cluster = ClusterSpec.from_table(cluster)
+    return cluster.apply(options)
+
+
 def jobqueue_kwargs(
-    options: SlurmOptions, cluster_table: Mapping[str, Any] | None = None
+    options: SlurmOptions, cluster: ClusterSpec | Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Keyword arguments for ``dask_jobqueue.SLURMCluster`` (dask-jobqueue 0.9).
 
@@ -185,12 +226,10 @@ def jobqueue_kwargs(
     With ``gpus = 1`` the job asks ``--gpus-per-task=1``, the worker offers a ``GPU=1``
     resource, and the job fails at once if no GPU is visible.
 
-    ``cluster_table`` (a spec's ``[cluster]`` table) overrides option keys; any other
-    key raises :class:`ValueError`.
+    ``cluster`` (a spec's ``[cluster]`` table, or a mapping checked as one) overrides
+    option keys.
     """
-    if cluster_table:
-        _check_keys(cluster_table, "the [cluster] table")
-        options = replace(options, **cluster_table)
+    options = _with_overrides(options, cluster)
     if options.memory is None:
         raise ValueError(
             "slurm option 'memory': the dask-jobqueue route needs the memory per worker "
@@ -243,7 +282,7 @@ def jobqueue_kwargs(
 
 @contextmanager
 def start_slurm_cluster(
-    cluster_table: Mapping[str, Any] | None = None,
+    cluster: ClusterSpec | Mapping[str, Any] | None = None,
     workers: int | None = None,
     *,
     gpu: bool = False,
@@ -253,8 +292,9 @@ def start_slurm_cluster(
 
     Parameters
     ----------
-    cluster_table
-        A spec's ``[cluster]`` table: overrides of the site options (same keys).
+    cluster
+        A spec's ``[cluster]`` table (a :class:`~pipeline.sweep.cluster.ClusterSpec`, or a
+        mapping checked into one): overrides of the site options (same keys).
     workers
         Worker jobs to keep running; default: the options' ``ntasks``. The cluster adapts
         between this many jobs and this many, so a worker that retires before its walltime
@@ -271,13 +311,32 @@ def start_slurm_cluster(
         raise ModuleNotFoundError(
             "--cluster slurm needs dask-jobqueue: pip install 'nqs-ent[slurm]'"
         ) from exc
-    options = load_site_config(config, gpu=gpu)
-    if cluster_table:
-        _check_keys(cluster_table, "the [cluster] table")
-        options = replace(options, **cluster_table)
-    if workers is not None:
-        _check_int("workers", workers, 1)
+    try:
+        options = _with_overrides(load_site_config(config, gpu=gpu), cluster)
+        if workers is not None:
+            check_int("workers", workers, 1)
+        kwargs = jobqueue_kwargs(options)
+    except (ValueError, FileNotFoundError) as error:  # the site config or [cluster]
+        raise ClusterError(f"--cluster slurm: {error}") from None
     jobs = workers or options.ntasks
-    with SLURMCluster(**jobqueue_kwargs(options)) as cluster:
-        cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
-        yield cluster
+    with SLURMCluster(**kwargs) as slurm_cluster:
+        slurm_cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
+        yield slurm_cluster
+
+
+_MIB_PER_UNIT = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}
+
+
+def _memory_mib(memory: str) -> float:
+    match = MEMORY_PATTERN.match(memory)
+    assert match is not None  # validated by SlurmOptions
+    return int(match["value"]) * _MIB_PER_UNIT[match["unit"].upper()]
+
+
+def _format_mib(mib: int) -> str:
+    return f"{mib // 1024}G" if mib % 1024 == 0 else f"{mib}M"
+
+
+def _dask_bytes(memory: str) -> str:
+    """SLURM's binary ``8G`` as Dask reads it (Dask's plain ``8G`` means 8e9 bytes)."""
+    return f"{memory[:-1]}{memory[-1].upper()}iB"

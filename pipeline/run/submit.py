@@ -1,4 +1,6 @@
-"""TODO docstring (engine)"""
+"""Bounded submission and stop signals: at most ``in_flight`` futures exist at once, and
+SIGTERM/SIGINT/SIGUSR1 stop the submission (a second signal abandons running tasks).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring (engine)"""
+"""What a Dask worker runs: one task, computed (:func:`pipeline.sweep.sample.compute_task`)
+and written to the store, the sweep read once per worker process from the store itself.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring (store)"""
+"""What a store holds: which tasks are done (from the chunk files, without decoding), which
+are damaged (their chunks no longer match the checksums written with them), per-sample
+status counts and progress.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from pipeline.store.layout import (
 )
 from pipeline.sweep.sample import SAMPLE_STATUS
 from pipeline.sweep.spec import Experiment
+from pipeline.sweep.subsystems import measured_cells
 
 
 def _done_files(path: Path, experiment: Experiment) -> Iterator[tuple[tuple[int, ...], str]]:
@@ -126,7 +130,7 @@ def _slab_ok(
     """Whether one task's values in decoded slabs (arrays over ``(*grid, ...)``) are whole."""
     n = experiment.n[n_index]
     start, stop = experiment.block_range(block)
-    valid = np.isin(np.asarray(experiment.all_sizes()), experiment.subsystem.sizes(n))
+    cells = measured_cells(experiment.subsystem, n, experiment.all_sizes())  # (m, windows)
     for name, slab in data.items():
         values = slab[grid_index]
         if name == "site_order":  # every ordering must be a permutation of 0..n-1
@@ -134,12 +138,8 @@ def _slab_ok(
             if not np.array_equal(orders, np.broadcast_to(np.arange(n), orders.shape)):
                 return False
             continue
-        values = values[:, start:stop]  # (m, samples, windows)
-        if experiment.subsystem.kind == "explicit":
-            # each listed subset fills exactly its own size
-            if np.any(np.sum(np.isfinite(values), axis=0) != 1):
-                return False
-        elif not np.all(np.isfinite(values[valid])):
+        finite = np.isfinite(values[:, start:stop])  # (m, samples, windows)
+        if not np.array_equal(finite, np.broadcast_to(cells[:, None, :], finite.shape)):
             return False
     return True
 
@@ -212,7 +212,7 @@ def _task_ok(
 
 
 def status_counts(path: Path, experiment: Experiment, done: np.ndarray) -> dict[str, int]:
-    """Samples per status (:data:`pipeline.compute.SAMPLE_STATUS`) of one experiment,
+    """Samples per status (:data:`pipeline.sweep.sample.SAMPLE_STATUS`) of one experiment,
     from the raw ``sample_status`` chunk files of its done tasks (format 2; a format-1
     store counts the samples of done tasks as ``ok``)."""
     total = np.zeros(len(SAMPLE_STATUS), dtype=np.int64)

@@ -1,4 +1,9 @@
-"""TODO"""
+"""Where things are in a store: its format version and errors, the names of a task's
+chunk files and their checksums, and the check that a store belongs to a spec.
+
+Imports no xarray or dask, and zarr only when a store is read, so that ``nqs-ent validate``
+stays light.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,40 @@ RESERVED_DIMS = ("n", "m", "sample", "window", "site", "block", "file")
 
 
 class StoreError(RuntimeError):
-    """The store cannot be used for this run (different spec, locked, unreadable)."""
+    """The store cannot be used for this run (different spec, locked, unreadable).
+
+    Raised, before anything is written, by the checks of
+    :func:`pipeline.run.engine.run_sweep` (:func:`check_compatible`: not a store or
+    another spec's; :mod:`pipeline.store.lock`: locked by another run, not writable,
+    short of space), by :func:`pipeline.analysis.plots.plot_store` and
+    :func:`pipeline.store.integrity.progress` for a path that holds no store, and by
+    writes the store cannot take (an old format, a full or read-only disk). A
+    ``RuntimeError``; it carries nothing but its one-line message, which names the store's
+    path where there is one.
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> from pipeline.sweep.validate import parse_spec
+    >>> sweep = parse_spec('''
+    ... name = "demo"
+    ... seed = 1
+    ... [[experiment]]
+    ... name = "ghz"
+    ... architecture = "ghz"
+    ... n = 4
+    ... samples = 1
+    ... measures = ["vn"]
+    ... subsystem = {kind = "first", m = 2}
+    ... ''')
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "notes.txt").write_text("not a store")
+    >>> check_compatible(folder, sweep)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pipeline.store.layout.StoreError: ... exists and is not an nqs-ent store; choose another --store
+    >>> shutil.rmtree(folder)
+    """
 
 
 def read_root_attrs(path: Path) -> dict[str, Any] | None:

@@ -1,4 +1,7 @@
-"""TODO docstring (store)"""
+"""One writer per store: an advisory ``fcntl`` lock on a file beside the store, naming its
+holder; and the read-only checks that a store can be written where it is (location,
+free space).
+"""
 
 from __future__ import annotations
 
@@ -50,7 +53,7 @@ def check_space(path: Path, estimate: Any) -> None:
     """Raise :class:`StoreError` when a new store's estimated size on disk (or its number
     of files) exceeds what the filesystem that will hold ``path`` has free.
 
-    ``estimate``: a :class:`pipeline.plan.StoreEstimate`."""
+    ``estimate``: a :class:`pipeline.sweep.plan.StoreEstimate`."""
     from pipeline.sweep.plan import format_bytes
 
     where = _existing_ancestor(path)

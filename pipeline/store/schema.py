@@ -1,4 +1,24 @@
-"""TODO docstring (store)"""
+"""The store's schema: an experiment's group, created metadata-first, then filled task by
+task (:mod:`pipeline.store.writes`).
+
+Layout: one group per experiment, each an xarray Dataset with
+
+- ``S_<measure>`` (``S_vn``, ``S_renyi2``, ``S_inf``...): float64, dims
+  ``(n, <swept hyperparameters...>, m, sample, window)``, NaN where not computed or where a
+  size does not apply to an ``n``;
+- ``site_order``: int16 ``(n, <hyper...>, sample, window, site)``, the site ordering that
+  defines each window's subsystems (``A = site_order[:m]``), ``-1`` past ``n``;
+- ``k``: int64 ``(n, <hyper...>)``, the nonlinearity count (``-1`` for reference states);
+- ``done``: int8 ``(n, <hyper...>, block)``, 1 once a task's data are on disk.
+
+Every data variable is chunked so that one task owns one chunk; ``done`` is written after
+the data. The root group's attributes hold the spec text and digest, package versions,
+code revision and creation time. Reading goes through xarray (:func:`load`).
+
+
+Format 2 adds ``sample_status`` (int8 per sample, ``flag_meanings``) and ``chunk_crc32``
+(uint32 per task and data file).
+"""
 
 from __future__ import annotations
 
@@ -155,7 +175,7 @@ def create(path: Path, sweep: Sweep, worker_platforms: list[dict[str, Any]] | No
 
     Provenance: package versions, code revision, and the BLAS library, version and kernel
     and NumPy's SIMD level of this process (``platform``) and of the workers
-    (``worker_platforms``, distinct records; see :mod:`pipeline.provenance`).
+    (``worker_platforms``, distinct records; see :mod:`pipeline.numerics.provenance`).
     The root attribute ``initialised`` is set last, so a store whose creation was
     interrupted is recognised and created again.
     """
@@ -199,7 +219,7 @@ def _distinct(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def add_worker_platforms(path: Path, records: list[dict[str, Any]]) -> list[str]:
     """Record worker platforms not yet in the store's ``worker_platforms``; return the
-    :func:`pipeline.provenance.platform_key` of each new one (a resume on another CPU)."""
+    :func:`pipeline.numerics.provenance.platform_key` of each new one (a resume on another CPU)."""
     root = zarr.open_group(str(path), mode="r+")
     known: list[dict[str, Any]] = list(root.attrs.get("worker_platforms", []))  # type: ignore[arg-type]
     keys = {provenance.platform_key(record) for record in known}
@@ -215,7 +235,64 @@ def add_worker_platforms(path: Path, records: list[dict[str, Any]]) -> list[str]
 def load(path: str | os.PathLike[str]) -> xr.DataTree:
     """Open a store lazily as an xarray DataTree, one child per experiment.
 
-    >>> tree = load("data/runs/quickstart.zarr")  # doctest: +SKIP
-    >>> tree["sn"].ds.S_vn.mean("sample")  # doctest: +SKIP
+    Data are read only when computed (the arrays are lazy); the entropies of tasks not
+    yet done read as NaN. The root's attributes hold the spec (``spec_name``,
+    ``spec_text``, ``spec_digest``) and the provenance; each child
+    ``tree[<experiment name>].ds`` is a Dataset with
+
+    - ``S_<measure>`` (``S_vn``, ``S_renyi2``, ``S_inf``...): float64 entropies in nats,
+      dims ``(n, <swept hyperparameters...>, m, sample, window)``, ``m`` the subsystem
+      size in sites; NaN where not computed or where a size does not apply to an ``n``;
+    - ``site_order``: int16 ``(n, <hyper...>, sample, window, site)``, the site ordering
+      of each window (``A = site_order[:m]``), ``-1`` past ``n``;
+    - ``k``: int64 ``(n, <hyper...>)``, the nonlinearity count (``-1`` for reference
+      states);
+    - ``done``: int8 ``(n, <hyper...>, block)``; ``sample_status``: int8
+      ``(n, <hyper...>, sample)``; ``chunk_crc32``: uint32 ``(n, <hyper...>, block, file)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store directory (``nqs-ent run --store``).
+
+    Returns
+    -------
+    xarray.DataTree
+        The store, one child group per experiment (see above).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist or holds no Zarr group (raised by zarr).
+
+    Examples
+    --------
+    A store created (its metadata only, before any task has run) in a temporary folder:
+
+    >>> import shutil, tempfile
+    >>> from pipeline.sweep.validate import parse_spec
+    >>> sweep = parse_spec('''
+    ... name = "demo"
+    ... seed = 1
+    ... [[experiment]]
+    ... name = "sn"
+    ... architecture = "sn"
+    ... n = [6, 8]
+    ... samples = 4
+    ... measures = ["vn", "renyi2"]
+    ... hyper.activation = ["tanh", "sin"]
+    ... subsystem = {kind = "window", m = "1..n//2", windows = 3}
+    ... ''')
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> create(folder / "demo.zarr", sweep)
+    >>> tree = load(folder / "demo.zarr")
+    >>> list(tree.children), tree.attrs["spec_name"]
+    (['sn'], 'demo')
+    >>> ds = tree["sn"].ds
+    >>> ds.S_vn.dims, ds.S_vn.shape, ds.S_vn.attrs["units"]
+    (('n', 'activation', 'm', 'sample', 'window'), (2, 2, 4, 4, 3), 'nats')
+    >>> ds.S_vn.mean("sample").dims, int(ds.done.sum())
+    (('n', 'activation', 'm', 'window'), 0)
+    >>> shutil.rmtree(folder)
     """
     return xr.open_datatree(str(path), engine="zarr", consolidated=False)

@@ -1,4 +1,6 @@
-"""TODO docstring (store)"""
+"""``.npz`` snapshots of a store's numbers, to compare runs bit for bit (or within the
+cross-machine tolerance) without Zarr.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring (store)"""
+"""Writing one task's region of the store: its data chunks, their checksums, then its
+``done`` flag (so a task is done only once its data are on disk).
+"""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ def write_task(
     its ``done`` flag.
 
     ``values``: ``(samples, measures, m, windows)``; ``orders``: ``(samples, windows, n)``;
-    ``status``: ``(samples,)`` codes of :data:`pipeline.compute.SAMPLE_STATUS` (all ``ok``
+    ``status``: ``(samples,)`` codes of :data:`pipeline.sweep.sample.SAMPLE_STATUS` (all ``ok``
     when ``None``). Stores of format 1 have no status or checksums, so a task with a
     sample that is not ``ok`` is refused there (:class:`StoreError`, nothing written).
     Zarr writes each chunk to a temporary file and renames it, so a failed write leaves

@@ -1,4 +1,13 @@
-"""TODO docstring (compute, engine)"""
+"""One sample, from seeds to entropies: the numbers of a sweep.
+
+Pure functions of plain values and arrays (no store, no Dask): the run layer calls
+:func:`compute_task` once per task, and each sample's result depends only on the root seed
+and its spawn key, never on how samples are grouped into tasks or where they run.
+
+Seeding: ``SeedSequence(root_seed, spawn_key=(experiment, n, *grid_index, sample))``
+spawns two children, the first for the network parameters, the second for the
+subsystems.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +24,8 @@ from pipeline.numerics.entropy import entropies
 from pipeline.numerics.spectra import nested_schmidt_probs
 from pipeline.numerics.xp import complex_dtype, namespace, resolve_backend, to_numpy
 from pipeline.sweep.plan import Task
-from pipeline.sweep.spec import Experiment, Sweep
-from pipeline.sweep.subsystems import explicit_orders, sample_orders
+from pipeline.sweep.spec import Sweep
+from pipeline.sweep.subsystems import SubsystemSpec, orders_for
 
 SAMPLE_STATUS = ("pending", "ok", "zero", "nonfinite")
 """Codes of a sample's status (its index in this tuple): not computed yet; measured;
@@ -26,17 +35,48 @@ entropies and is counted, never averaged silently."""
 
 
 @dataclass(frozen=True)
-class SubsystemPlan:
-    """How to choose subsystems for one sample."""
+class EnsemblePoint:
+    """One ``(experiment, n, grid point)`` of a sweep: all that its samples share.
 
-    kind: str
-    """``first``, ``window``, ``random`` or ``explicit``."""
-    sizes: tuple[int, ...]
-    """Subsystem sizes ``m`` (for ``explicit``, ignored: each subset has its own size)."""
-    windows: int = 1
-    """Orderings per sample (``window``/``random``); the number of subsets (``explicit``)."""
-    sites: tuple[tuple[int, ...], ...] = ()
-    """The listed subsets of the ``explicit`` kind."""
+    Built once per task (:meth:`of`); a sample adds only its index.
+    """
+
+    architecture: Architecture
+    hyper: Any
+    """The grid point's hyperparameters (the architecture's frozen dataclass)."""
+    n: int
+    """Number of spins."""
+    subsystem: SubsystemSpec
+    """How subsystems are chosen."""
+    all_sizes: tuple[int, ...]
+    """The store's ``m`` axis (sizes over every ``n`` of the experiment)."""
+    measures: tuple[str, ...]
+    """Entropy measures (``vn``, ``renyi<a>``, ``inf``)."""
+    root_seed: int
+    """The sweep's seed."""
+    key: tuple[int, ...]
+    """Spawn-key prefix ``(experiment, n, *grid_index)``; a sample appends its index."""
+
+    @classmethod
+    def of(cls, sweep: Sweep, task: Task) -> EnsemblePoint:
+        """The point of ``task`` in ``sweep``."""
+        experiment = sweep.experiments[task.experiment]
+        n = experiment.n[task.n_index]
+        return cls(
+            architecture=get_architecture(experiment.architecture),
+            hyper=experiment.hyper_at(task.grid_index),
+            n=n,
+            subsystem=experiment.subsystem,
+            all_sizes=experiment.all_sizes(),
+            measures=experiment.measures,
+            root_seed=sweep.seed,
+            key=(experiment.index, n, *task.grid_index),
+        )
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Subsystem sizes measured at this ``n``."""
+        return self.subsystem.sizes(self.n)
 
 
 def sample_generators(
@@ -53,36 +93,24 @@ def sample_generators(
     return np.random.default_rng(network), np.random.default_rng(subsystems)
 
 
-def sample_orders_for(plan: SubsystemPlan, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Site orderings ``(windows, n)`` for one sample."""
-    if plan.kind == "explicit":
-        return np.asarray(explicit_orders(n, plan.sites))
-    return sample_orders(plan.kind, n, plan.windows, rng)
+def state_entropies(psi: Any, orders: np.ndarray, point: EnsemblePoint, xp: Any) -> np.ndarray:
+    """Entropies (nats) of one state ``psi`` (shape ``(2^n,)``) for the subsystems given by
+    the site orderings ``orders`` (shape ``(windows, n)``).
 
-
-def state_entropies(
-    psi: Any,
-    n: int,
-    orders: np.ndarray,
-    plan: SubsystemPlan,
-    all_sizes: Sequence[int],
-    measures: Sequence[str],
-    xp: Any,
-) -> np.ndarray:
-    """Entropies of one state, shape ``(len(measures), len(all_sizes), len(orders))``.
-
-    Entries for sizes that do not apply (not in ``plan.sizes`` for this ``n``, or, for the
-    explicit kind, a size other than the subset's own) are NaN.
+    Returns shape ``(len(measures), len(all_sizes), windows)``; entries for sizes that do
+    not apply (not measured at this ``n``, or, for the explicit kind, a size other than
+    the subset's own) are NaN.
     """
-    out = np.full((len(measures), len(all_sizes), len(orders)), np.nan)
-    position = {m: i for i, m in enumerate(all_sizes)}
-    if plan.kind == "explicit":
-        for w, subset in enumerate(plan.sites):
+    n, measures = point.n, point.measures
+    out = np.full((len(measures), len(point.all_sizes), len(orders)), np.nan)
+    position = {m: i for i, m in enumerate(point.all_sizes)}
+    if point.subsystem.sites is not None:  # explicit: one size per listed subset
+        for w, subset in enumerate(point.subsystem.sites):
             m = len(subset)
             probs = nested_schmidt_probs(psi, n, [orders[w].tolist()], [m], xp)[m]
             out[:, position[m], w] = to_numpy(entropies(probs, measures, xp))[:, 0]
         return out
-    spectra = nested_schmidt_probs(psi, n, orders.tolist(), plan.sizes, xp)
+    spectra = nested_schmidt_probs(psi, n, orders.tolist(), point.sizes, xp)
     for m, probs in spectra.items():
         out[:, position[m], :] = to_numpy(entropies(probs, measures, xp))
     return out
@@ -102,87 +130,49 @@ def draw_state(
 
 
 def sample_entropies(
-    architecture: Architecture,
-    hyper: Any,
-    n: int,
-    plan: SubsystemPlan,
-    all_sizes: Sequence[int],
-    measures: Sequence[str],
-    root_seed: int,
-    spawn_key: Sequence[int],
-    xp: Any,
-    dtype: Any = None,
+    point: EnsemblePoint, sample: int, xp: Any, dtype: Any = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Draw one sample and measure it.
+    """Draw sample ``sample`` of ``point`` and measure it.
 
-    Returns ``(values, orders, status)``: entropies of shape
+    Returns ``(values, orders, status)``: entropies in nats of shape
     ``(len(measures), len(all_sizes), windows)`` (NaN where a size does not apply), the
     site orderings ``(windows, n)`` that define its subsystems, and the sample's status
     code (:data:`SAMPLE_STATUS`). A state that cannot be normalised gives NaN entropies
-    and the status of its cause, not an error: the rest of the task goes on.
+    and the status of its cause, not an error: the rest of the task goes on. ``dtype``
+    is the state's complex dtype (``xp.complex128`` by default).
     """
-    network_rng, subsystem_rng = sample_generators(root_seed, spawn_key)
+    network_rng, subsystem_rng = sample_generators(point.root_seed, (*point.key, sample))
     dtype = xp.complex128 if dtype is None else dtype
-    orders = sample_orders_for(plan, n, subsystem_rng)
+    orders = orders_for(point.subsystem, point.n, subsystem_rng)
     try:
         # Overflow in a network (deep polynomials) is expected here: the state's own
         # finiteness check turns it into the sample's status.
         with np.errstate(over="ignore", invalid="ignore"):
-            _, psi = draw_state(architecture, hyper, n, network_rng, xp, dtype)
+            _, psi = draw_state(point.architecture, point.hyper, point.n, network_rng, xp, dtype)
     except StateError as error:
-        values = np.full((len(measures), len(all_sizes), len(orders)), np.nan)
+        values = np.full((len(point.measures), len(point.all_sizes), len(orders)), np.nan)
         return values, orders, SAMPLE_STATUS.index(error.cause)
-    values = state_entropies(psi, n, orders, plan, all_sizes, measures, xp)
-    return values, orders, SAMPLE_STATUS.index("ok")
-
-
-def subsystem_plan(experiment: Experiment, n: int) -> SubsystemPlan:
-    """The compute layer's view of an experiment's subsystem spec at size ``n``."""
-    spec = experiment.subsystem
-    return SubsystemPlan(
-        kind=spec.kind,
-        sizes=spec.sizes(n),
-        windows=spec.n_windows,
-        sites=tuple(spec.sites or ()),
-    )
+    return state_entropies(psi, orders, point, xp), orders, SAMPLE_STATUS.index("ok")
 
 
 def compute_task(
     sweep: Sweep, task: Task, backend: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Entropies ``(samples, measures, m, windows)``, orderings ``(samples, windows, n)``
-    and status codes ``(samples,)`` (:data:`pipeline.compute.SAMPLE_STATUS`) of one
-    task's samples.
+    """Entropies ``(samples, measures, m, windows)`` in nats, orderings
+    ``(samples, windows, n)`` and status codes ``(samples,)`` (:data:`SAMPLE_STATUS`) of
+    one task's samples.
 
     BLAS runs single-threaded inside a task, so the numbers are bit-identical however the
     sweep is spread over workers; parallelism comes from running tasks side by side.
     """
     from threadpoolctl import threadpool_limits
 
-    experiment = sweep.experiments[task.experiment]
-    n = experiment.n[task.n_index]
-    hyper = experiment.hyper_at(task.grid_index)
-    architecture = get_architecture(experiment.architecture)
-    plan = subsystem_plan(experiment, n)
+    point = EnsemblePoint.of(sweep, task)
     xp = namespace(resolve_backend(backend))
     dtype = complex_dtype(xp, sweep.dtype)
-    values, orders, status = [], [], []
     with threadpool_limits(limits=1, user_api="blas"):
-        for sample in range(task.start, task.stop):
-            spawn_key = (experiment.index, n, *task.grid_index, sample)
-            v, o, code = sample_entropies(
-                architecture,
-                hyper,
-                n,
-                plan,
-                experiment.all_sizes(),
-                experiment.measures,
-                sweep.seed,
-                spawn_key,
-                xp,
-                dtype,
-            )
-            values.append(v)
-            orders.append(o)
-            status.append(code)
+        results = [
+            sample_entropies(point, sample, xp, dtype) for sample in range(task.start, task.stop)
+        ]
+    values, orders, status = zip(*results, strict=True)
     return np.stack(values), np.stack(orders), np.asarray(status, dtype=np.int8)

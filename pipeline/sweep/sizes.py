@@ -1,4 +1,12 @@
-"""TODO docstring (spec)"""
+"""The subsystem-size language of a spec: ``m = "1..n//2-2"``.
+
+A range ``a..b`` (inclusive) or one expression; ends are integer expressions in ``n`` of
+integers, ``n``, ``+ - * //`` and parentheses. ``/`` is refused (use ``//``), so a range
+never depends on rounding; every size must satisfy ``1 <= m <= n-1``, nothing is clipped.
+
+>>> size_range("1..n//2-2", 12)
+(1, 2, 3, 4)
+"""
 
 from __future__ import annotations
 
@@ -61,7 +69,7 @@ def _evaluate(node: ast.AST, n: int) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def _parse_range(text: str) -> tuple[ast.expr, ast.expr]:
+def parse_range(text: str) -> tuple[ast.expr, ast.expr]:
     """``"a..b"`` (or a single expression ``"e"``, meaning ``"e..e"``) as two ASTs."""
     parts = text.split("..")
     if len(parts) > 2:
@@ -79,10 +87,27 @@ def _parse_range(text: str) -> tuple[ast.expr, ast.expr]:
     return nodes[0], nodes[-1]
 
 
-def _check_size(m: int, n: int, prefix: str) -> None:
+def check_size(m: int, n: int, prefix: str = "") -> None:
+    """``ValueError`` unless ``1 <= m <= n - 1`` (``prefix`` starts the message)."""
     if m < 1:
         raise ValueError(
             f"{prefix}size {m} is not >= 1 for n = {n} (sizes must satisfy 1 <= m <= n-1)"
         )
     if m > n - 1:
         raise ValueError(f"{prefix}size {m} is not < n = {n} (sizes must satisfy 1 <= m <= n-1)")
+
+
+def size_range(text: str, n: int) -> tuple[int, ...]:
+    """The sizes ``m`` that the range or expression ``text`` gives for ``n`` spins;
+    ``ValueError`` naming the problem if it is empty or a size is not in ``1..n-1``."""
+    low_node, high_node = parse_range(text)
+    try:
+        low, high = _evaluate(low_node, n), _evaluate(high_node, n)
+    except ValueError as error:
+        raise ValueError(f"{text!r}: {error}") from None
+    if low > high:
+        raise ValueError(f"{text!r} is empty for n = {n} (it gives {low}..{high})")
+    prefix = f"{text!r} gives {low}..{high} for n = {n}; "
+    for m in (low, high):
+        check_size(m, n, prefix)
+    return tuple(range(low, high + 1))

@@ -1,4 +1,9 @@
-"""TODO docstring (spec)"""
+"""The data model of a validated sweep: :class:`Sweep` of :class:`Experiment` s, each with
+its :class:`~pipeline.sweep.subsystems.SubsystemSpec`, and the limits a spec must keep.
+
+Frozen dataclasses built only by :func:`pipeline.sweep.validate.parse_spec`; a sweep's
+``digest`` names its numbers (a store is resumed only by the same digest).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.architectures import get_architecture, make_hyper
+from pipeline.sweep.cluster import ClusterSpec
 from pipeline.sweep.subsystems import SubsystemSpec
 
 N_MIN = 2
@@ -26,12 +32,73 @@ NOT_DIGESTED = ("cluster", "description")
 
 
 class SpecError(ValueError):
-    """An invalid sweep spec; the message is one line: ``source: key.path: problem``."""
+    """An invalid sweep spec; the message is one line: ``source: key.path: problem``.
+
+    Raised by :func:`pipeline.sweep.validate.parse_spec` and
+    :func:`pipeline.sweep.validate.load_spec` for every problem of a spec, and by
+    :func:`pipeline.run.engine.run_sweep` for an ``only`` that names no experiment of
+    the spec. A ``ValueError``; it carries nothing but its message.
+
+    Examples
+    --------
+    >>> from pipeline.sweep.validate import parse_spec
+    >>> try:
+    ...     parse_spec('name = "demo"', source="demo.toml")
+    ... except SpecError as error:
+    ...     print(error)
+    demo.toml: seed: missing required key
+    """
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment: an architecture over sizes ``n`` and a hyperparameter grid."""
+    """One experiment: an architecture over sizes ``n`` and a hyperparameter grid.
+
+    One ``[[experiment]]`` table of a spec, validated; frozen, built only by
+    :func:`pipeline.sweep.validate.parse_spec`. Its tasks are the product of the sizes
+    ``n``, the grid points (C order, last axis fastest) and the blocks of
+    ``samples_per_task`` samples; its results are the store group ``name`` (dims
+    ``(n, <hyper axes...>, m, sample, window)``, see :mod:`pipeline.store.schema`).
+    Each field is documented by the docstring that follows it in the class body; derived
+    are ``grid_shape``, ``n_blocks`` and ``n_tasks`` (properties), ``grid()``,
+    ``hyper_at()``, ``all_sizes()``, ``task_blocks()`` and ``block_range()``.
+
+    Attributes
+    ----------
+    index : int
+    name : str
+    architecture : str
+    n : tuple of int
+        System sizes in sites.
+    samples : int
+    samples_per_task : int
+    measures : tuple of str
+    hyper_axes : tuple of (str, tuple) pairs
+    hyper_fixed : tuple of (str, value) pairs
+    subsystem : SubsystemSpec
+
+    Examples
+    --------
+    >>> from pipeline.sweep.validate import parse_spec
+    >>> sweep = parse_spec('''
+    ... name = "demo"
+    ... seed = 1
+    ... [[experiment]]
+    ... name = "rbm"
+    ... architecture = "rbm"
+    ... n = [6, 8]
+    ... samples = 5
+    ... samples_per_task = 2
+    ... measures = ["vn"]
+    ... hyper.density = [0.5, 1.0, 2.0]
+    ... subsystem = {kind = "first", m = "1..n//2"}
+    ... ''')
+    >>> experiment = sweep.experiments[0]
+    >>> experiment.grid_shape, experiment.task_blocks(), experiment.n_tasks
+    ((3,), [(0, 2), (2, 4), (4, 5)], 18)
+    >>> experiment.hyper_at((2,)).density, experiment.all_sizes()
+    (2.0, (1, 2, 3, 4))
+    """
 
     index: int
     """Position in the spec (0-based); part of every sample's seed."""
@@ -101,7 +168,47 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Sweep:
-    """A validated sweep spec."""
+    """A validated sweep spec.
+
+    The whole spec file: its global settings and its experiments, frozen, built only by
+    :func:`pipeline.sweep.validate.parse_spec` (or :func:`~pipeline.sweep.validate.load_spec`)
+    and run by :func:`pipeline.run.engine.run_sweep`. Each field is documented by the
+    docstring that follows it in the class body; ``n_tasks`` (a property) is the total
+    number of tasks. Two sweeps with the same ``digest`` compute the same numbers, and a
+    store is resumed only by a sweep with its digest.
+
+    Attributes
+    ----------
+    name : str
+    seed : int
+    backend : str
+    dtype : str
+    description : str
+    experiments : tuple of Experiment
+    cluster : ClusterSpec
+    text : str
+    digest : str
+        64 hexadecimal digits.
+
+    Examples
+    --------
+    >>> from pipeline.sweep.validate import parse_spec
+    >>> sweep = parse_spec('''
+    ... name = "demo"
+    ... seed = 3
+    ... [[experiment]]
+    ... name = "haar"
+    ... architecture = "haar"
+    ... n = [4, 6]
+    ... samples = 2
+    ... measures = ["vn", "inf"]
+    ... subsystem = {kind = "first", m = 1}
+    ... ''')
+    >>> sweep.backend, sweep.dtype, sweep.n_tasks, len(sweep.digest)
+    ('numpy', 'complex128', 2, 64)
+    >>> parse_spec(sweep.text + "\\n# a comment\\n").digest == sweep.digest
+    True
+    """
 
     name: str
     """Sweep name, ``[A-Za-z0-9_-]+``."""
@@ -115,8 +222,9 @@ class Sweep:
     """Free text ("" when absent)."""
     experiments: tuple[Experiment, ...]
     """The experiments, in spec order."""
-    cluster: dict[str, Any] = field(compare=False)
-    """The ``[cluster]`` table as is, for the cluster layer (``{}`` when absent)."""
+    cluster: ClusterSpec = field(compare=False)
+    """The ``[cluster]`` table: checked overrides of the SLURM site options (empty when
+    absent)."""
     text: str = field(repr=False)
     """The exact source text."""
     digest: str

@@ -2,7 +2,7 @@
 
 A sampler returns site *orderings*: permutations of ``0..n-1`` whose first ``m`` sites form
 the subsystem of size ``m``. Subsystems of growing size drawn for one ordering are therefore
-nested, which lets :func:`pipeline.spectra.nested_schmidt_probs` share one reduced density
+nested, which lets :func:`pipeline.numerics.spectra.nested_schmidt_probs` share one reduced density
 matrix between sizes.
 
 - ``first``: the identity ordering (``A = {0, ..., m-1}``), one per sample;
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.numerics.spectra import site_order
-from pipeline.sweep.sizes import _check_size, _evaluate, _parse_range
+from pipeline.sweep.sizes import check_size, size_range
 
 KINDS = ("first", "window", "random", "explicit")
 
@@ -78,23 +78,13 @@ class SubsystemSpec:
             for subset in self.sites:
                 if max(subset) >= n:
                     raise ValueError(f"site {max(subset)} is not < n = {n}")
-                _check_size(len(subset), n, "")
+                check_size(len(subset), n)
             return tuple(sorted({len(subset) for subset in self.sites}))
         if isinstance(self.m, str):
-            low_node, high_node = _parse_range(self.m)
-            try:
-                low, high = _evaluate(low_node, n), _evaluate(high_node, n)
-            except ValueError as error:
-                raise ValueError(f"{self.m!r}: {error}") from None
-            if low > high:
-                raise ValueError(f"{self.m!r} is empty for n = {n} (it gives {low}..{high})")
-            prefix = f"{self.m!r} gives {low}..{high} for n = {n}; "
-            for m in (low, high):
-                _check_size(m, n, prefix)
-            return tuple(range(low, high + 1))
+            return size_range(self.m, n)
         assert self.m is not None
         for m in self.m:
-            _check_size(m, n, "")
+            check_size(m, n)
         return tuple(sorted(set(self.m)))
 
     @property
@@ -104,3 +94,31 @@ class SubsystemSpec:
         if self.sites is not None:
             return len(self.sites)
         return self.windows if self.windows is not None else 1
+
+
+def orders_for(spec: SubsystemSpec, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Site orderings ``(windows, n)`` of one sample: the first ``m`` sites of a row are
+    its size-``m`` subsystem. ``rng`` is the sample's subsystem generator (unused by the
+    ``first`` and ``explicit`` kinds)."""
+    if spec.sites is not None:
+        return np.asarray(explicit_orders(n, spec.sites))
+    return sample_orders(spec.kind, n, spec.n_windows, rng)
+
+
+def measured_cells(spec: SubsystemSpec, n: int, all_sizes: Sequence[int]) -> np.ndarray:
+    """Which ``(size, window)`` cells of a sample hold an entropy at ``n``, as a boolean
+    array ``(len(all_sizes), windows)``: every window at each size measured at ``n``, or,
+    for the explicit kind, each listed subset at its own size only.
+
+    >>> measured_cells(SubsystemSpec("explicit", None, None, ((0,), (0, 2))), 4, (1, 2))
+    array([[ True, False],
+           [False,  True]])
+    """
+    position = {m: i for i, m in enumerate(all_sizes)}
+    cells = np.zeros((len(all_sizes), spec.n_windows), dtype=bool)
+    if spec.sites is not None:
+        for w, subset in enumerate(spec.sites):
+            cells[position[len(subset)], w] = True
+    else:
+        cells[[position[m] for m in spec.sizes(n)], :] = True
+    return cells

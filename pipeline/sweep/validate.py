@@ -1,4 +1,44 @@
-"""TODO docstring (spec)"""
+"""Sweep specs: parse and validate a TOML file into the frozen dataclasses of
+:mod:`pipeline.sweep.spec`.
+
+The whole spec is checked here, before anything runs: every grid point's hyperparameters
+are built and checked against every ``n``. Pure: no Dask, no store.
+
+Format (``#`` comments are TOML comments)::
+
+    name = "quickstart"        # required, [A-Za-z0-9_-]+
+    seed = 1234                # required, int >= 0: root of numpy's SeedSequence
+    backend = "numpy"          # numpy (default) | cupy | auto
+    dtype = "complex128"       # complex128 (default) | complex64
+    description = "..."        # optional free text
+
+    [cluster]                  # optional: overrides of the SLURM site options (typed)
+
+    [[experiment]]             # one or more
+    name = "sn_real"           # required, unique (also ignoring case), [A-Za-z0-9_-]+
+    architecture = "sn"        # required, a registered architecture
+    n = [10, 12, 14]           # int or strictly increasing list, each 2 <= n <= 34
+    samples = 20               # int >= 1: random networks per grid point
+    samples_per_task = 5       # optional, 1 <= samples_per_task <= samples (default samples)
+    measures = ["vn", "renyi2", "inf"]
+    [experiment.hyper]         # optional; a list value is a sweep axis, in key order
+    activation = ["tanh", "sin"]
+    [experiment.subsystem]     # required
+    kind = "window"            # first | window | random | explicit
+    m = "1..n//2-2"            # int, list of ints, "a..b" (inclusive) or one expression "e"
+    windows = 10               # window/random: per sample (default 1); first: 1 only
+    # sites = [[0, 1], [0, 2, 5]]   # explicit only (then no m and no windows)
+
+Measures: ``vn`` (von Neumann), ``renyi<alpha>`` with ``alpha`` a positive number other
+than 1 written without superfluous zeros (``renyi2``, ``renyi0.5``), ``inf``
+(min-entropy). Range ends are integer expressions in ``n`` built from integers, ``n``,
+``+``, ``-``, ``*``, ``//`` and parentheses; ``/`` is refused (use ``//``), so a range
+never depends on rounding. Every ``n`` must get at least one size and every size must
+satisfy ``1 <= m <= n-1``; nothing is clipped silently.
+
+Every problem raises :class:`SpecError` with a one-line message
+``<source>: <key path>: <what is wrong and what is expected>``.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +54,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline.architectures import REGISTRY, Architecture, get_architecture, make_hyper
-from pipeline.cli.errors import one_line
-from pipeline.numerics.measures import measure_alpha
+from pipeline.numerics.measures import measure_order
 from pipeline.numerics.xp import BACKENDS
-from pipeline.sweep.sizes import _parse_range
+from pipeline.sweep.cluster import ClusterSpec
+from pipeline.sweep.sizes import parse_range
 from pipeline.sweep.spec import DTYPES, N_MAX, N_MIN, NOT_DIGESTED, Experiment, SpecError, Sweep
 from pipeline.sweep.subsystems import KINDS, SubsystemSpec
 
@@ -66,7 +106,7 @@ class _Checker:
         self.source = source
 
     def fail(self, path: str, message: str) -> NoReturn:
-        raise SpecError(one_line(f"{self.source}: {path}: {message}"))
+        raise SpecError(f"{self.source}: {path}: {message}")
 
     def keys(
         self, table: dict[str, Any], path: str, known: tuple[str, ...], required: tuple[str, ...]
@@ -128,8 +168,33 @@ class _Checker:
 def parse_spec(text: str, source: str = "<string>") -> Sweep:
     """Parse and validate a sweep spec given as TOML text.
 
-    ``source`` names the spec in error messages (a file name).
+    ``source`` names the spec in error messages (a file name). The whole spec is checked
+    before anything runs (the format is in the module docstring): every key and type,
+    every measure name, every subsystem size against every ``n`` (``1 <= m <= n - 1``,
+    sizes in sites), and every grid point's hyperparameters against every ``n``. Pure: no
+    Dask, no store, no files.
 
+    Parameters
+    ----------
+    text : str
+        The TOML text of the spec.
+    source : str, default "<string>"
+        What error messages call the spec (a file name).
+
+    Returns
+    -------
+    Sweep
+        The frozen, validated sweep; its ``digest`` (SHA-256 of the parsed TOML without
+        ``cluster`` and ``description``) names its numbers, and ``text`` is ``text``.
+
+    Raises
+    ------
+    SpecError
+        For invalid TOML or any invalid value, with a one-line message
+        ``<source>: <key path>: <what is wrong and what is expected>``.
+
+    Examples
+    --------
     >>> spec = parse_spec('''
     ... name = "demo"
     ... seed = 1
@@ -145,6 +210,10 @@ def parse_spec(text: str, source: str = "<string>") -> Sweep:
     ... ''')
     >>> spec.experiments[0].all_sizes(), spec.n_tasks
     ((1, 2, 3, 4), 8)
+    >>> parse_spec('name = "demo"\\nseed = -1\\nexperiment = []', source="demo.toml")
+    Traceback (most recent call last):
+    ...
+    pipeline.sweep.spec.SpecError: demo.toml: seed: -1 is out of range (expected an integer >= 0)
     """
     check = _Checker(source)
     try:
@@ -165,7 +234,10 @@ def parse_spec(text: str, source: str = "<string>") -> Sweep:
     backend = check.choice(data.get("backend", "numpy"), "backend", BACKENDS)
     dtype = check.choice(data.get("dtype", "complex128"), "dtype", DTYPES)
     description = check.string(data.get("description", ""), "description")
-    cluster = dict(check.table(data.get("cluster", {}), "cluster"))
+    try:
+        cluster = ClusterSpec.from_table(check.table(data.get("cluster", {}), "cluster"))
+    except ValueError as error:
+        check.fail("cluster", str(error))
 
     tables = data["experiment"]
     if isinstance(tables, dict):
@@ -204,11 +276,55 @@ def parse_spec(text: str, source: str = "<string>") -> Sweep:
 
 
 def load_spec(path: str | PathLike[str]) -> Sweep:
-    """Read and validate the sweep spec in the TOML file ``path``."""
+    """Read and validate the sweep spec in the TOML file ``path``.
+
+    The file is read as UTF-8 and checked by :func:`parse_spec`, with ``str(path)`` as the
+    source that error messages name.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The spec file.
+
+    Returns
+    -------
+    Sweep
+        The validated sweep (see :func:`parse_spec`).
+
+    Raises
+    ------
+    SpecError
+        When the file cannot be read or decoded, or the spec is invalid; the message
+        starts with ``path``.
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "ghz.toml").write_text('''
+    ... name = "ghz"
+    ... seed = 7
+    ... [[experiment]]
+    ... name = "ghz"
+    ... architecture = "ghz"
+    ... n = 4
+    ... samples = 1
+    ... measures = ["vn"]
+    ... subsystem = {kind = "first", m = 2}
+    ... ''', encoding="utf-8")
+    >>> sweep = load_spec(folder / "ghz.toml")
+    >>> sweep.name, sweep.experiments[0].n, sweep.n_tasks
+    ('ghz', (4,), 1)
+    >>> load_spec(folder / "missing.toml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pipeline.sweep.spec.SpecError: .../missing.toml: cannot read the spec: ...
+    >>> shutil.rmtree(folder)
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(one_line(f"{path}: cannot read the spec: {error}")) from None
+        raise SpecError(f"{path}: cannot read the spec: {error}") from None
     return parse_spec(text, source=str(path))
 
 
@@ -281,7 +397,7 @@ def _parse_measures(check: _Checker, value: Any, path: str) -> tuple[str, ...]:
     for i, measure in enumerate(value):
         check.string(measure, f"{path}[{i}]")
         try:
-            measure_alpha(measure)
+            measure_order(measure)
         except ValueError as error:
             check.fail(f"{path}[{i}]", str(error))
         if measure in measures:
@@ -332,7 +448,7 @@ def _parse_m(check: _Checker, value: Any, path: str) -> tuple[int, ...] | str:
         return (value,)
     if isinstance(value, str):
         try:
-            _parse_range(value)
+            parse_range(value)
         except ValueError as error:
             check.fail(path, str(error))
         return value

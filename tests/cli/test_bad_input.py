@@ -8,7 +8,6 @@ to run, huge spec values, errors found after planning, a non-positive memory lim
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import socket
@@ -18,59 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import GOOD_SPEC, file_digests, one_line_error
 
 from pipeline.cli import main
-
-GOOD = """
-name = "bad-input"
-seed = 3
-[[experiment]]
-name = "sn"
-architecture = "sn"
-n = [6, 8]
-samples = 2
-measures = ["vn"]
-[experiment.subsystem]
-kind = "window"
-m = "1..n//2"
-windows = 2
-"""
-
-
-def tree_digest(path: Path) -> dict[str, str]:
-    """Every file under ``path`` (or ``path`` itself) with its SHA-256."""
-    if path.is_file():
-        return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
-    return {
-        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(path.rglob("*"))
-        if p.is_file()
-    }
-
-
-def one_line_error(capsys) -> str:
-    captured = capsys.readouterr()
-    err = captured.err.strip()
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("nqs-ent: error: "), err
-    return err
-
-
-@pytest.fixture
-def good(tmp_path) -> Path:
-    path = tmp_path / "good.toml"
-    path.write_text(GOOD)
-    return path
-
-
-@pytest.fixture(scope="module")
-def existing_store(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("existing")
-    spec = tmp / "good.toml"
-    spec.write_text(GOOD)
-    store = tmp / "store.zarr"
-    assert main(["run", str(spec), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
-    return store
 
 
 def free_port() -> int:
@@ -197,10 +146,10 @@ def test_existing_store_on_a_read_only_filesystem_is_refused(
         spec = tmp_path / "spec.toml"
         spec.write_text(existing_store.parent.joinpath("good.toml").read_text())
         make_read_only(folder)
-        before = tree_digest(store)
+        before = file_digests(store)
         assert main(["run", str(spec), "--store", str(store), "--no-progress"]) == 2
         assert "cannot write" in one_line_error(capsys)
-        assert tree_digest(store) == before
+        assert file_digests(store) == before
 
 
 def test_error_after_planning_is_the_only_line(good, tmp_path, capsys):
@@ -270,7 +219,7 @@ def test_huge_value_gives_a_short_error_line(tmp_path, key, capsys):
     [(10**12, None, "writes a chunk of"), (10**12, 1, "tasks, more than")],
 )
 def test_sweeps_too_large_to_run_are_refused(tmp_path, samples, per_task, fragment, capsys):
-    text = GOOD.replace("samples = 2", f"samples = {samples}")
+    text = GOOD_SPEC.replace("samples = 2", f"samples = {samples}")
     if per_task is not None:
         text = text.replace("measures", f"samples_per_task = {per_task}\nmeasures")
     path = tmp_path / "huge.toml"
@@ -286,7 +235,7 @@ def test_sweeps_too_large_to_run_are_refused(tmp_path, samples, per_task, fragme
 
 def test_store_larger_than_the_free_space_is_refused(tmp_path, tmpfs, capsys):
     # 200,000 tasks need about 3 GiB in 1,000,000 files, far beyond an 8 MiB filesystem
-    text = GOOD.replace("samples = 2", "samples = 100000\nsamples_per_task = 1")
+    text = GOOD_SPEC.replace("samples = 2", "samples = 100000\nsamples_per_task = 1")
     spec = tmp_path / "big.toml"
     spec.write_text(text)
     with read_only_directory(tmp_path, tmpfs) as folder:

@@ -1,82 +1,36 @@
 """Against a real SLURM: the single-node dev cluster (slurm/dev-cluster.sh up).
 
-Skipped with the reason when sinfo is missing or no node answers. Jobs are followed with
-squeue and `scontrol show job` (the dev cluster has no accounting, so no sacct).
+Skipped with the reason when sinfo is missing or no node answers (the ``slurm_up``
+fixture, conftest.py). Jobs are followed with squeue and `scontrol show job` (the dev
+cluster has no accounting, so no sacct).
 """
 
 import os
-import re
-import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from helpers import (
+    SLURM_DIR,
+    job_fields,
+    run_command,
+    sbatch,
+    wait_for_end,
+    wait_until_dequeued,
+)
 
 from pipeline.run.site import load_site_config
 from pipeline.run.slurm import jobqueue_kwargs
 
-pytestmark = pytest.mark.slurm
-
-SLURM_DIR = Path(__file__).resolve().parent.parent / "slurm"
-START = "start it with: slurm/dev-cluster.sh up"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def slurm_up():
-    if shutil.which("sinfo") is None:
-        pytest.skip(f"sinfo not found: SLURM is not installed; {START}")
-    # scontrol ping answers at once; sinfo retries for ~10 s when no controller runs.
-    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=20)
-    if ping.returncode != 0:
-        said = (ping.stdout + ping.stderr).strip().splitlines() or [f"status {ping.returncode}"]
-        pytest.skip(f"no SLURM controller answers ({said[0]}); {START}")
-    try:
-        result = subprocess.run(
-            ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=20
-        )
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"sinfo timed out: no SLURM controller answers; {START}")
-    states = result.stdout.split()
-    if result.returncode != 0 or not any(
-        s in ("idle", "mixed", "allocated", "completing") for s in states
-    ):
-        reason = result.stderr.strip() or f"node states {states}"
-        pytest.skip(f"SLURM is not up ({reason}); {START}")
-
-
-def run(*args, **kwargs):
-    return subprocess.run(args, capture_output=True, text=True, check=True, timeout=30, **kwargs)
-
-
-def sbatch(*args, **kwargs):
-    return run("sbatch", "--parsable", *args, **kwargs).stdout.strip().split(";")[0]
-
-
-def job_fields(job_id):
-    """JobState, Restarts, ExitCode, ... of a job, from `scontrol show job -o`."""
-    out = run("scontrol", "show", "job", "-o", job_id).stdout
-    return dict(re.findall(r"(\w+)=(\S*)", out))
-
-
-def wait_for_job(job_id, states, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        fields = job_fields(job_id)
-        if fields["JobState"] in states:
-            return fields
-        if time.monotonic() > deadline:
-            subprocess.run(["scancel", job_id], check=False)
-            pytest.fail(f"job {job_id} still {fields['JobState']} after {timeout} s: {fields}")
-        time.sleep(0.3)
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_up")]
 
 
 def test_wrap_job_completes(tmp_path):
     job_id = sbatch(
         "--wrap", "hostname; sleep 2", "--output", str(tmp_path / "%j.out"), cwd=tmp_path
     )
-    fields = wait_for_job(job_id, {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}, timeout=60)
+    fields = wait_for_end(job_id, 60)
     assert fields["JobState"] == "COMPLETED", fields
     assert fields["ExitCode"] == "0:0"
     assert (tmp_path / f"{job_id}.out").read_text().strip() == os.uname().nodename.split(".")[0]
@@ -113,10 +67,7 @@ def test_jobqueue_slurmcluster_runs_a_task(tmp_path):
         environ = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
         assert environ == {worker: None}
     # Closing the cluster cancels its job.
-    deadline = time.monotonic() + 30
-    while run("squeue", "-h", "-n", kwargs["job_name"], "-o", "%i").stdout.strip():
-        assert time.monotonic() < deadline, "the worker job outlived the cluster"
-        time.sleep(0.3)
+    wait_until_dequeued(kwargs["job_name"], 30, "the worker job outlived the cluster")
 
 
 def test_start_slurm_cluster_replaces_workers_that_retire_before_walltime():
@@ -199,8 +150,8 @@ def test_sweep_job_requeues_on_warning_and_resumes(tmp_path):
         while len(list(store.glob("*"))) < 2:
             assert time.monotonic() < deadline, f"no progress: {job_fields(job_id)}"
             time.sleep(0.2)
-        run("scancel", "--batch", "--signal=USR1", job_id)
-        fields = wait_for_job(job_id, {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}, 90)
+        run_command("scancel", "--batch", "--signal=USR1", job_id)
+        fields = wait_for_end(job_id, 90)
     finally:
         subprocess.run(["scancel", job_id], check=False)
     log = (tmp_path / f"nqs-ent-{job_id}.out").read_text()

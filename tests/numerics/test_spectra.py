@@ -1,8 +1,9 @@
 """Schmidt spectra and entropies against oracles: analytic values (product, GHZ, Dicke,
 Page, MPS bounds), an independent slow path (full SVD), another package (quimb), and the
-conventions (basis order, subsystem samplers, seeding) that the numbers depend on.
+conventions (basis order) that the numbers depend on. The subsystem samplers are tested
+in tests/sweep/test_subsystems.py, the seeding of a sample in tests/sweep/test_sample.py.
 
-Every numerical test runs on each array namespace of the ``xp`` fixture.
+Every numerical test runs on each array namespace of the ``xp`` fixture (conftest.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import chisquare
+from helpers import host
 
 from pipeline.architectures import get_architecture
 from pipeline.architectures.states import basis_spins, full_state
@@ -22,10 +23,8 @@ from pipeline.numerics.measures import measure_order
 from pipeline.numerics.references import dicke_entropy, page_entropy, page_entropy_qubits
 from pipeline.numerics.spectra import nested_schmidt_probs, schmidt_probs, schmidt_probs_svd
 from pipeline.numerics.xp import namespace
-from pipeline.sweep.sample import SubsystemPlan, sample_entropies
-from pipeline.sweep.subsystems import explicit_orders, sample_orders
+from pipeline.sweep.subsystems import sample_orders
 
-NAMESPACES = ("numpy", "array_api_strict")
 MEASURES = ("vn", "renyi2", "renyi0.5", "inf")
 
 EXACT = 1e-12
@@ -34,20 +33,8 @@ nested = direct) in double precision."""
 PATHS = 1e-10
 """Two independent double-precision routes to the same spectrum (Gram vs SVD, ours vs
 quimb): each carries eigensolver round-off of order eps * dim."""
-SINGLE = 1e-5
-"""complex64 against complex128 on well-conditioned (Haar, random MPS) spectra."""
 STANDARD_ERRORS = 3.0
 """Ensemble means against Page's exact mean."""
-
-
-@pytest.fixture(params=NAMESPACES)
-def xp(request):
-    return namespace(request.param)
-
-
-def host(x) -> np.ndarray:
-    """Any backend's array as a NumPy array."""
-    return np.from_dlpack(x)
 
 
 def state(name: str, n: int, xp, seed: int = 0, dtype=None, **hyper):
@@ -382,97 +369,3 @@ def test_reshape_axis_i_is_site_i(xp):
     for m in range(1, n):
         matrix = host(spectra.bipartition(psi, n, tuple(range(n)), m, xp))
         np.testing.assert_array_equal(matrix, host(psi).reshape(1 << m, -1))
-
-
-# --- conventions: subsystem samplers ---------------------------------------------------
-
-
-def test_first_sampler_is_the_identity():
-    orders = sample_orders("first", 7, 4, np.random.default_rng(0))
-    np.testing.assert_array_equal(orders, np.tile(np.arange(7), (4, 1)))
-
-
-def test_window_sampler_gives_cyclic_windows_with_uniform_starts():
-    n, count = 7, 7000
-    orders = sample_orders("window", n, count, np.random.default_rng(1))
-    assert orders.shape == (count, n)
-    starts = orders[:, 0]
-    np.testing.assert_array_equal(orders, (starts[:, None] + np.arange(n)) % n)
-    frequencies = np.bincount(starts, minlength=n)
-    assert frequencies.size == n and frequencies.min() > 0
-    assert chisquare(frequencies).pvalue > 1e-3
-
-
-def test_random_sampler_gives_uniform_permutations():
-    n, count = 6, 6000
-    orders = sample_orders("random", n, count, np.random.default_rng(2))
-    np.testing.assert_array_equal(np.sort(orders, axis=1), np.tile(np.arange(n), (count, 1)))
-    for position in (0, n // 2):  # every site equally likely at every position
-        assert chisquare(np.bincount(orders[:, position], minlength=n)).pvalue > 1e-3
-
-
-@pytest.mark.parametrize("kind", ["first", "window", "random"])
-def test_samplers_are_reproducible(kind):
-    first = sample_orders(kind, 9, 5, np.random.default_rng(42))
-    again = sample_orders(kind, 9, 5, np.random.default_rng(42))
-    np.testing.assert_array_equal(first, again)
-    if kind != "first":
-        other = sample_orders(kind, 9, 5, np.random.default_rng(43))
-        assert not np.array_equal(first, other)
-
-
-def test_explicit_orders_put_the_subset_first():
-    assert explicit_orders(5, [(3, 1), (0,)]) == [(3, 1, 0, 2, 4), (0, 1, 2, 3, 4)]
-    with pytest.raises(ValueError, match="distinct sites"):
-        explicit_orders(5, [(1, 1)])
-
-
-def test_sampler_rejects_unknown_kind():
-    with pytest.raises(ValueError, match="unknown subsystem kind"):
-        sample_orders("blocks", 5, 1, np.random.default_rng(0))
-
-
-# --- compute.sample_entropies: seeding and precision -----------------------------------
-
-SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9)
-PLAN = SubsystemPlan("window", (1, 2, 4, 5, 7), windows=3)
-
-
-def run_sample(name: str, spawn_key, xp, dtype=None, n: int = 10, **hyper):
-    arch = get_architecture(name)
-    return sample_entropies(
-        arch, arch.hyper(**hyper), n, PLAN, SIZES, MEASURES, 11, spawn_key, xp, dtype
-    )
-
-
-def test_sample_entropies_depend_only_on_the_spawn_key(xp):
-    values, orders, _ = run_sample("haar", (0, 10, 3), xp)
-    again, orders_again, _ = run_sample("haar", (0, 10, 3), xp)
-    np.testing.assert_array_equal(values, again)
-    np.testing.assert_array_equal(orders, orders_again)
-    assert values.shape == (len(MEASURES), len(SIZES), PLAN.windows)
-    unused = [i for i, m in enumerate(SIZES) if m not in PLAN.sizes]
-    assert np.isnan(values[:, unused]).all()
-    used = [i for i, m in enumerate(SIZES) if m in PLAN.sizes]
-    assert np.isfinite(values[:, used]).all()
-    other, _, _ = run_sample("haar", (0, 10, 4), xp)
-    assert not np.allclose(other[:, used], values[:, used])
-
-
-def test_sample_entropies_do_not_depend_on_the_namespace():
-    numpy_values, numpy_orders, _ = run_sample("mps", (1, 2), namespace("numpy"), chi=3)
-    strict_values, strict_orders, _ = run_sample(
-        "mps", (1, 2), namespace("array_api_strict"), chi=3
-    )
-    np.testing.assert_array_equal(numpy_orders, strict_orders)
-    np.testing.assert_allclose(strict_values, numpy_values, rtol=0, atol=EXACT)
-
-
-@pytest.mark.parametrize(("name", "hyper"), [("haar", {}), ("mps", {"chi": 3})])
-def test_sample_entropies_single_precision_agrees_with_double(xp, name, hyper):
-    """Well-conditioned spectra (no Schmidt probability near the float32 clipping threshold;
-    Renyi orders < 1 of fast-decaying spectra are not reliable in single precision)."""
-    double, orders, _ = run_sample(name, (2, 5), xp, xp.complex128, **hyper)
-    single, orders_single, _ = run_sample(name, (2, 5), xp, xp.complex64, **hyper)
-    np.testing.assert_array_equal(orders, orders_single)
-    np.testing.assert_allclose(single, double, rtol=0, atol=SINGLE)

@@ -11,10 +11,11 @@ import matplotlib
 import numpy as np
 import pytest
 import xarray as xr
-from distributed import LocalCluster
+from helpers import WORKFLOWS, local_cluster, nqs_ent_run
 from matplotlib.collections import PolyCollection
 from matplotlib.container import ErrorbarContainer
 
+from pipeline import load
 from pipeline.analysis.fits import bound_constant
 from pipeline.analysis.plots import (
     plot_cosnet_hidden,
@@ -27,11 +28,9 @@ from pipeline.analysis.plots import (
 from pipeline.analysis.stats import ensemble_stats
 from pipeline.cli import main
 from pipeline.numerics.references import dicke_entropy, page_entropy_qubits
-from pipeline.store.schema import load
 
 matplotlib.use("Agg")
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 QUICK = {
     "sn": WORKFLOWS / "paper" / "sn_quick.toml",
     "dicke": WORKFLOWS / "paper" / "dicke_quick.toml",
@@ -46,13 +45,10 @@ def stores(tmp_path_factory) -> dict[str, Path]:
     """The quick workflows, each run once into its own store on one shared cluster."""
     tmp = tmp_path_factory.mktemp("plot-stores")
     out = {}
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
-    ) as cluster:
+    with local_cluster() as cluster:
         for key, spec in QUICK.items():
             store = tmp / f"{key}.zarr"
-            args = ["run", str(spec), "--store", str(store), "--no-progress"]
-            assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
+            assert nqs_ent_run(spec, store, cluster=cluster) == 0
             out[key] = store
     return out
 

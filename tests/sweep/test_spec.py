@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
 import pytest
 
 from pipeline.architectures import REGISTRY, Architecture, get_architecture
-from pipeline.numerics.measures import measure_alpha, measure_variable
+from pipeline.sweep.cluster import ClusterSpec
 from pipeline.sweep.spec import Experiment, SpecError, Sweep
 from pipeline.sweep.subsystems import SubsystemSpec
 from pipeline.sweep.validate import load_spec, parse_spec
@@ -22,8 +21,8 @@ dtype = "complex64"
 description = "SN networks and a Dicke reference"
 
 [cluster]
-kind = "slurm"
-cores = 8
+partition = "debug"
+cpus_per_task = 8
 
 [[experiment]]
 name = "sn_real"
@@ -106,7 +105,7 @@ def test_full_example_round_trips():
         "complex64",
     )
     assert sweep.description == "SN networks and a Dicke reference"
-    assert sweep.cluster == {"kind": "slurm", "cores": 8}
+    assert sweep.cluster == ClusterSpec((("partition", "debug"), ("cpus_per_task", 8)))
     assert sweep.text == FULL
     assert len(sweep.digest) == 64
     assert isinstance(sweep, Sweep)
@@ -135,7 +134,7 @@ def test_defaults():
         "numpy",
         "complex128",
         "",
-        {},
+        ClusterSpec(),
     )
     assert experiment.samples_per_task == experiment.samples == 4
     assert experiment.task_blocks() == [(0, 4)]
@@ -226,23 +225,6 @@ def test_range_sizes_out_of_bounds():
         SubsystemSpec("window", "1..n", 1, None).sizes(6)
     with pytest.raises(ValueError, match=r"size 0 is not >= 1"):
         SubsystemSpec("window", "0..2", 1, None).sizes(6)
-
-
-def test_measures():
-    assert [measure_variable(m) for m in ("vn", "renyi2", "renyi0.5", "inf", "renyi3")] == [
-        "S_vn",
-        "S_renyi2",
-        "S_renyi0p5",
-        "S_inf",
-        "S_renyi3",
-    ]
-    assert measure_alpha("vn") == 1.0
-    assert measure_alpha("renyi2") == 2.0
-    assert measure_alpha("renyi0.5") == 0.5
-    assert measure_alpha("inf") == math.inf
-    for bad in ("renyi1", "renyi-2", "renyiabc", "renyi0", "renyi2.0", "renyi", "S_vn"):
-        with pytest.raises(ValueError):
-            measure_alpha(bad)
 
 
 def test_digest_ignores_layout_and_comments_but_not_values():
@@ -367,6 +349,11 @@ BAD = [
     ([("seed = 1", 'seed = 1\nbackend = "gpu"')], "backend: 'gpu' is not one of"),
     ([("seed = 1", 'seed = 1\ndtype = "complex256"')], "dtype: 'complex256' is not one of"),
     ([("seed = 1", "seed = 1\ncluster = 3")], "cluster: expected a table"),
+    ([("seed = 1", "seed = 1\n[cluster]\ncores = 8")], "cluster: unknown key(s) 'cores'"),
+    (
+        [("seed = 1", 'seed = 1\n[cluster]\nmemory = "lots"')],
+        "cluster: slurm option 'memory': 'lots' is not an integer with a unit",
+    ),
     ([("[[experiment]]", "[experiment]")], "experiment: write each experiment as [[experiment]]"),
     ([("samples = 4", "samples = 4\nsampels = 2")], "experiment[0].sampels: unknown key"),
     ([("samples = 4\n", "")], "experiment[0].samples: missing required key"),

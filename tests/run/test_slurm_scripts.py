@@ -1,7 +1,7 @@
 """SLURM scripts rendered from options, tested as strings (no SLURM needed).
 
 The sweep script's control flow (warning signal, requeue, exit statuses) is exercised
-with stand-ins for srun, scontrol, Python and the driver; tests/test_slurm_cluster.py
+with stand-ins for srun, scontrol, Python and the driver; tests/run/test_slurm_cluster.py
 runs the same script on a real SLURM.
 """
 
@@ -16,14 +16,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from helpers import SLURM_DIR
 
 from pipeline.cli import main
 from pipeline.cli.errors import EXIT_INTERRUPTED
 from pipeline.run import site, slurm
-from pipeline.run.site import SlurmOptions, load_site_config, options_from_mapping, walltime_seconds
+from pipeline.run.clusters import ClusterError
+from pipeline.run.site import load_site_config, options_from_mapping, package_file
 from pipeline.run.slurm import JOBQUEUE_MALLOC, jobqueue_kwargs, render_header, render_sweep_script
+from pipeline.sweep.cluster import SlurmOptions, walltime_seconds
 
-SLURM_DIR = Path(__file__).resolve().parent.parent / "slurm"
 FULL = SlurmOptions(
     partition="gpu,batch",
     account="proj42",
@@ -556,11 +558,11 @@ def test_jobqueue_cluster_table_overrides_and_validates():
 
 def test_start_slurm_cluster_validates_before_starting():
     with (
-        pytest.raises(ValueError, match=r"'jobs' in the \[cluster\] table"),
+        pytest.raises(ClusterError, match=r"'jobs' in the \[cluster\] table"),
         slurm.start_slurm_cluster({"jobs": 3}),
     ):
         pass
-    with pytest.raises(ValueError, match="'workers'"), slurm.start_slurm_cluster({}, 0):
+    with pytest.raises(ClusterError, match="'workers'"), slurm.start_slurm_cluster({}, 0):
         pass
 
 
@@ -624,3 +626,9 @@ def test_gpu_check_fails_loudly_without_a_gpu():
 
 def test_module_doctests():
     assert doctest.testmod(slurm, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_sweep_body_requeues_on_the_drivers_interrupted_status():
+    """The shell body cannot import the exit statuses: it repeats the one it acts on."""
+    body = package_file("sweep-body.sh")
+    assert f"EX_TEMPFAIL={EXIT_INTERRUPTED}\n" in body

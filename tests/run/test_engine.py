@@ -19,68 +19,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from distributed import Client, LocalCluster
+from distributed import Client
+from helpers import TWO_EXPERIMENTS_SPEC, local_cluster, nqs_ent_run, run_args, write_spec
 
 from pipeline import load
 from pipeline.cli import main
 from pipeline.run.engine import run_sweep
-from pipeline.run.submit import _StopFlag, submit_bounded
 from pipeline.sweep.plan import iter_tasks
 from pipeline.sweep.sample import compute_task
 from pipeline.sweep.validate import parse_spec
 
-SPEC = """
-name = "engine-test"
-seed = 7
-[[experiment]]
-name = "sn"
-architecture = "sn"
-n = [8, 10]
-samples = 6
-samples_per_task = {block}
-measures = ["vn", "renyi2", "inf"]
-[experiment.hyper]
-activation = ["tanh", "sin"]
-[experiment.subsystem]
-kind = "window"
-m = "1..n//2+1"
-windows = 3
-[[experiment]]
-name = "mlp"
-architecture = "mlp"
-n = [9]
-samples = 5
-samples_per_task = {block2}
-measures = ["vn"]
-[experiment.hyper]
-width = [2, 3]
-[experiment.subsystem]
-kind = "random"
-m = [1, 3, 6]
-windows = 2
-"""
+SPEC = TWO_EXPERIMENTS_SPEC
 
 VARIABLES = {"sn": ["S_vn", "S_renyi2", "S_inf", "site_order"], "mlp": ["S_vn", "site_order"]}
 
 
-def write_spec(tmp_path: Path, block: int = 2, block2: int = 2, name: str = "spec") -> Path:
-    path = tmp_path / f"{name}.toml"
-    path.write_text(SPEC.format(block=block, block2=block2))
-    return path
-
-
-def run_args(spec: Path, store: Path, cluster: LocalCluster, *extra: str) -> list[str]:
-    """``nqs-ent run`` arguments for a sweep on the shared test cluster."""
-    return [
-        "run",
-        str(spec),
-        "--store",
-        str(store),
-        "--scheduler",
-        cluster.scheduler_address,
-        "--no-progress",
-        *extra,
-    ]
+def engine_spec(tmp_path: Path, block: int = 2, block2: int = 2) -> Path:
+    """SPEC with blocks of ``block`` (sn) and ``block2`` (mlp) samples, in tmp_path."""
+    return write_spec(tmp_path, SPEC.format(block=block, block2=block2))
 
 
 def assert_same_results(a: Path, b: Path) -> None:
@@ -94,30 +50,11 @@ def assert_same_results(a: Path, b: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
-    ) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
 def reference(tmp_path_factory, cluster) -> Path:
     """The sweep run once, uninterrupted, block size 2."""
     tmp = tmp_path_factory.mktemp("reference")
     store = tmp / "ref.zarr"
-    code = main(
-        [
-            "run",
-            str(write_spec(tmp)),
-            "--store",
-            str(store),
-            "--scheduler",
-            cluster.scheduler_address,
-            "--no-progress",
-        ]
-    )
-    assert code == 0
+    assert nqs_ent_run(engine_spec(tmp), store, cluster=cluster) == 0
     return store
 
 
@@ -144,45 +81,19 @@ def test_store_layout(reference):
 
 def test_block_size_does_not_change_results(tmp_path, reference, cluster):
     store = tmp_path / "b1.zarr"
-    assert (
-        main(
-            [
-                "run",
-                str(write_spec(tmp_path, block=1, block2=5)),
-                "--store",
-                str(store),
-                "--scheduler",
-                cluster.scheduler_address,
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert nqs_ent_run(engine_spec(tmp_path, block=1, block2=5), store, cluster=cluster) == 0
     assert_same_results(reference, store)
 
 
 def test_one_and_two_workers_agree(tmp_path, reference):
     store = tmp_path / "w1.zarr"
-    assert (
-        main(
-            [
-                "run",
-                str(write_spec(tmp_path)),
-                "--store",
-                str(store),
-                "--workers",
-                "1",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert nqs_ent_run(engine_spec(tmp_path), store) == 0  # --workers 1
     assert_same_results(reference, store)
 
 
 def test_interrupted_then_resumed_is_identical(tmp_path, reference, cluster, capsys):
-    spec, store = write_spec(tmp_path), tmp_path / "resumed.zarr"
-    args = run_args(spec, store, cluster, "--max-in-flight", "1")
+    spec, store = engine_spec(tmp_path), tmp_path / "resumed.zarr"
+    args = run_args(spec, store, "--max-in-flight", "1", cluster=cluster)
     assert main([*args, "--stop-after", "3"]) == 75
     capsys.readouterr()
     done_before = sum(int(load(store)[g].ds.done.sum()) for g in VARIABLES)
@@ -196,8 +107,8 @@ def test_interrupted_then_resumed_is_identical(tmp_path, reference, cluster, cap
 def test_only_runs_the_named_experiment_and_a_full_run_the_rest(
     tmp_path, reference, cluster, capsys
 ):
-    spec, store = write_spec(tmp_path), tmp_path / "only.zarr"
-    args = run_args(spec, store, cluster)
+    spec, store = engine_spec(tmp_path), tmp_path / "only.zarr"
+    args = run_args(spec, store, cluster=cluster)
     assert main([*args, "--only", "mlp"]) == 0
     err = capsys.readouterr().err
     assert "only: mlp" in err and "run: 6 computed, 0 skipped" in err
@@ -211,8 +122,8 @@ def test_only_runs_the_named_experiment_and_a_full_run_the_rest(
 
 
 def test_truncated_chunk_is_recomputed(tmp_path, reference, cluster, capsys):
-    spec, store = write_spec(tmp_path), tmp_path / "damaged.zarr"
-    args = run_args(spec, store, cluster)
+    spec, store = engine_spec(tmp_path), tmp_path / "damaged.zarr"
+    args = run_args(spec, store, cluster=cluster)
     assert main(args) == 0
     chunk = store / "sn" / "S_vn" / "c" / "1" / "0" / "0" / "1" / "0"
     assert chunk.is_file()
@@ -227,7 +138,7 @@ def test_truncated_chunk_is_recomputed(tmp_path, reference, cluster, capsys):
 
 
 def test_concurrent_run_is_refused(tmp_path, cluster, capsys):
-    spec, store = write_spec(tmp_path), tmp_path / "locked.zarr"
+    spec, store = engine_spec(tmp_path), tmp_path / "locked.zarr"
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -242,7 +153,7 @@ def test_concurrent_run_is_refused(tmp_path, cluster, capsys):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        code = main(run_args(spec, store, cluster))
+        code = main(run_args(spec, store, cluster=cluster))
         err = capsys.readouterr().err.strip()
         assert code == 2
         assert len(err.splitlines()) == 1
@@ -254,16 +165,10 @@ def test_concurrent_run_is_refused(tmp_path, cluster, capsys):
 
 
 def test_worker_killed_mid_task_sweep_finishes(tmp_path, reference):
-    spec = parse_spec(write_spec(tmp_path, block=1, block2=1).read_text())
+    spec = parse_spec(engine_spec(tmp_path, block=1, block2=1).read_text())
     store = tmp_path / "worker-killed.zarr"
     with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            host="127.0.0.1",
-        ) as local,
+        local_cluster() as local,
         Client(local) as client,
     ):
         pids = list(client.run(os.getpid).values())
@@ -428,33 +333,3 @@ def test_stop_signal_withdraws_tasks_that_have_not_started(tmp_path):
     final = int(np.asarray(zarr.open_array(str(store), path="t/done", mode="r")[...]).sum())
     assert at_signal <= final <= at_signal + 2, (at_signal, final)
     assert "run the same command again to resume" in err
-
-
-def test_submission_is_bounded(cluster):
-    with Client(cluster.scheduler_address) as client:
-        outstanding, peak = [], [0]
-
-        def make_future(task):
-            outstanding[:] = [f for f in outstanding if not f.done()]
-            future = client.submit(time.sleep, 0.02, pure=False)
-            outstanding.append(future)
-            peak[0] = max(peak[0], len(outstanding))
-            return future
-
-        seen = []
-        tasks = list(range(60))
-        stopped = submit_bounded(
-            tasks, make_future, 3, lambda task, result, error: seen.append(task), _StopFlag()
-        )
-    assert not stopped and sorted(seen) == tasks
-    assert peak[0] <= 3
-
-
-def test_task_list_is_complete_and_disjoint():
-    spec = parse_spec(SPEC.format(block=4, block2=2))
-    tasks = list(iter_tasks(spec))
-    assert len(tasks) == spec.n_tasks == 2 * 2 * 2 + 1 * 2 * 3
-    keys = {task.key(spec) for task in tasks}
-    assert len(keys) == len(tasks)
-    sn = [t for t in tasks if t.experiment == 0 and t.n_index == 0 and t.grid_index == (0,)]
-    assert [(t.start, t.stop) for t in sn] == [(0, 4), (4, 6)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from distributed import LocalCluster
+from helpers import nqs_ent_run, write_spec
 
 from pipeline import load
 from pipeline.analysis.stats import status_counts
@@ -63,24 +63,14 @@ windows = 2
 """
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
-    ) as local:
-        yield local
-
-
-def run(spec_path: Path, store: Path, cluster: LocalCluster, *extra: str) -> int:
-    return main(["run", str(spec_path), "--store", str(store), "--scheduler",
-                 cluster.scheduler_address, "--no-progress", *extra])  # fmt: skip
+def run(spec_path: Path, store: Path, cluster, *extra: str) -> int:
+    """``nqs-ent run`` on the module's cluster."""
+    return nqs_ent_run(spec_path, store, *extra, cluster=cluster)
 
 
 @pytest.fixture(scope="module")
 def spec_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("spec") / "spec.toml"
-    path.write_text(SPEC)
-    return path
+    return write_spec(tmp_path_factory.mktemp("spec"), SPEC)
 
 
 @pytest.fixture(scope="module")
@@ -110,18 +100,6 @@ def test_store_records_blas_kernel_and_simd_level(reference):
     here = provenance.platform_key(provenance.platform())
     assert here in {provenance.platform_key(r) for r in attrs["worker_platforms"]}
     assert {"numpy", "zarr", "dask"} <= set(attrs["versions"])
-
-
-def test_older_cpu_environment_switches_kernel_and_dispatch():
-    record = {"blas": [], "numpy_simd": {"found": ["X86_V3", "X86_V4", "AVX512_ICL"]}}
-    assert provenance.older_cpu_environment(record) == {
-        "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL",
-        "OPENBLAS_CORETYPE": "Haswell",
-    }
-    record["numpy_simd"]["found"] = ["X86_V3"]
-    assert provenance.older_cpu_environment(record)["OPENBLAS_CORETYPE"] == "Sandybridge"
-    record["numpy_simd"]["found"] = []
-    assert provenance.older_cpu_environment(record) is None
 
 
 # --------------------------------------------------------------------------- damage
@@ -224,8 +202,7 @@ def test_a_full_disk_fails_tasks_loses_nothing_and_a_rerun_completes(
 
 
 def test_samples_that_cannot_be_normalised_are_recorded_not_fatal(tmp_path, cluster, capsys):
-    spec = tmp_path / "overflow.toml"
-    spec.write_text(OVERFLOW_SPEC)
+    spec = write_spec(tmp_path, OVERFLOW_SPEC, "overflow.toml")
     store = tmp_path / "overflow.zarr"
     assert run(spec, store, cluster) == 0
     captured = capsys.readouterr()
@@ -241,11 +218,3 @@ def test_samples_that_cannot_be_normalised_are_recorded_not_fatal(tmp_path, clus
     assert "samples not ok: 4 (nonfinite 4)" in capsys.readouterr().out
     assert run(spec, store, cluster) == 0  # NaN samples are data, not damage
     assert "4 of 4 tasks already done and skipped, 0 to run" in capsys.readouterr().err
-
-
-def test_entropy_command_reports_samples_not_ok(capsys):
-    code = main(["entropy", "mlp", "-n", "10", "--samples", "3", "--hyper", "activation=poly8",
-                 "--hyper", "depth=8", "--hyper", "width=8"])  # fmt: skip
-    assert code == 0
-    captured = capsys.readouterr()
-    assert "samples not ok: 3 of 3 (nonfinite 3)" in captured.out and captured.err == ""

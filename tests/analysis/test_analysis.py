@@ -9,22 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import WORKFLOWS, nqs_ent_run
 
+from pipeline import load
 from pipeline.analysis.datasets import experiments, half_cut, hyper_dims, largest_size
 from pipeline.analysis.fits import bound_constant, bound_ratio, fit_log_slope
 from pipeline.analysis.stats import dicke_reference, ensemble_stats, page_reference, sample_means
 from pipeline.analysis.tables import summarize
-from pipeline.cli import main
 from pipeline.numerics.references import dicke_entropy, page_entropy, page_entropy_qubits
-from pipeline.store.schema import load
-
-WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 
 
 def run_workflow(spec: Path, store: Path) -> xr.DataTree:
     """Run a workflow into ``store`` through the CLI (a real local Dask cluster)."""
-    code = main(["run", str(spec), "--store", str(store), "--workers", "1", "--no-progress"])
-    assert code == 0
+    assert nqs_ent_run(spec, store) == 0
     return load(store)
 
 

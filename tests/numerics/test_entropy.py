@@ -1,5 +1,6 @@
-"""Entropies of a spectrum: exact small cases, measure names, and properties that hold for
-every probability vector and every pure state (hypothesis)."""
+"""Entropies of a spectrum: exact small cases, the Renyi order's domain, and properties that
+hold for every probability vector and every pure state (hypothesis). Measure names are in
+test_measures.py."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ import math
 
 import numpy as np
 import pytest
+from helpers import NAMESPACES, host
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.numerics.entropy import clean_probs, entropies, min_entropy, renyi, von_neumann
-from pipeline.numerics.measures import measure_order
 from pipeline.numerics.spectra import schmidt_probs
 from pipeline.numerics.xp import namespace
 
-NAMESPACES = ("numpy", "array_api_strict")
 ORDERS = (0.5, 1.0, 2.0, math.inf)
 MEASURES = ("renyi0.5", "vn", "renyi2", "inf")  # increasing order
 
@@ -23,10 +23,6 @@ EXACT = 1e-12
 """Closed-form values, bounds and orderings, in double precision."""
 
 PROPERTY = settings(max_examples=75, deadline=None)
-
-
-def host(x) -> np.ndarray:
-    return np.from_dlpack(x)
 
 
 def all_orders(p, xp) -> np.ndarray:
@@ -83,42 +79,7 @@ def test_entropies_stack_measures_over_batch(name):
     np.testing.assert_allclose(values[:, 1], math.log(4), rtol=0, atol=EXACT)
 
 
-# --- measure names and orders ------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("measure", "alpha"),
-    [
-        ("vn", 1.0),
-        ("inf", math.inf),
-        ("renyi2", 2.0),
-        ("renyi0.5", 0.5),
-        ("renyi3", 3.0),
-        ("renyi10", 10.0),
-    ],
-)
-def test_measure_order_parses_names(measure, alpha):
-    assert measure_order(measure) == alpha
-
-
-@pytest.mark.parametrize(
-    "measure",
-    [
-        "renyi1",
-        "renyi0",
-        "renyi0.0",
-        "renyi-2",
-        "renyi",
-        "Renyi2",
-        "shannon",
-        "",
-        "renyiinf",
-        "renyi2.0",
-    ],
-)
-def test_measure_order_rejects_bad_names(measure):
-    with pytest.raises(ValueError, match=r"Renyi order|unknown measure"):
-        measure_order(measure)
+# --- the Renyi order --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("alpha", [0.0, -0.5, -math.inf])

@@ -6,26 +6,11 @@ import hashlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import GOOD_SPEC, file_digests, one_line_error
 
 from pipeline.cli import main
-
-GOOD = """
-name = "cli-test"
-seed = 3
-[[experiment]]
-name = "sn"
-architecture = "sn"
-n = [6, 8]
-samples = 2
-measures = ["vn"]
-[experiment.subsystem]
-kind = "window"
-m = "1..n//2"
-windows = 2
-"""
 
 BODY = """
 [[experiment]]
@@ -113,34 +98,6 @@ BAD_SPECS = [
 ]
 
 
-def snapshot(path: Path) -> dict[str, str]:
-    """Every file of a tree with its SHA-256: byte-for-byte comparison."""
-    return {
-        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(path.rglob("*"))
-        if p.is_file()
-    }
-
-
-@pytest.fixture(scope="module")
-def existing_store(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("cli")
-    spec_path = tmp / "good.toml"
-    spec_path.write_text(GOOD)
-    store = tmp / "store.zarr"
-    assert (
-        main(["run", str(spec_path), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
-    )
-    return store
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("nqs-ent: error: ")
-    return err
-
-
 def test_at_least_twenty_cases():
     assert len(BAD_SPECS) >= 20
 
@@ -153,74 +110,64 @@ def test_bad_spec_is_refused_and_store_untouched(
 ):
     bad = tmp_path / "bad.toml"
     bad.write_text(text)
-    before = snapshot(existing_store)
+    before = file_digests(existing_store)
     capsys.readouterr()
     assert main(["run", str(bad), "--store", str(existing_store), "--no-progress"]) == 2
-    assert fragment in _one_line_error(capsys)
-    assert snapshot(existing_store) == before
+    assert fragment in one_line_error(capsys)
+    assert file_digests(existing_store) == before
     assert main(["validate", str(bad)]) == 2
-    assert fragment in _one_line_error(capsys)
+    assert fragment in one_line_error(capsys)
 
 
 def test_different_spec_is_refused(tmp_path, existing_store, capsys):
     other = tmp_path / "other.toml"
-    other.write_text(GOOD.replace("seed = 3", "seed = 4"))
-    before = snapshot(existing_store)
+    other.write_text(GOOD_SPEC.replace("seed = 3", "seed = 4"))
+    before = file_digests(existing_store)
     capsys.readouterr()
     assert main(["run", str(other), "--store", str(existing_store), "--no-progress"]) == 2
-    assert "written by a different spec" in _one_line_error(capsys)
-    assert snapshot(existing_store) == before
+    assert "written by a different spec" in one_line_error(capsys)
+    assert file_digests(existing_store) == before
 
 
-def test_unknown_only_experiment_is_refused(tmp_path, existing_store, capsys):
-    good = tmp_path / "good.toml"
-    good.write_text(GOOD)
-    before = snapshot(existing_store)
+def test_unknown_only_experiment_is_refused(good, existing_store, capsys):
+    before = file_digests(existing_store)
     capsys.readouterr()
     for only in ("sn,nosuch", ","):
         code = main(["run", str(good), "--store", str(existing_store), "--only", only])
         assert code == 2
-        error = _one_line_error(capsys)
+        error = one_line_error(capsys)
         assert "--only" in error and "its experiments: sn" in error
     assert "'nosuch'" in error or "given" in error
-    assert snapshot(existing_store) == before
+    assert file_digests(existing_store) == before
 
 
-def test_foreign_directory_is_refused(tmp_path, capsys):
-    good = tmp_path / "good.toml"
-    good.write_text(GOOD)
+def test_foreign_directory_is_refused(good, tmp_path, capsys):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
     assert main(["run", str(good), "--store", str(foreign), "--no-progress"]) == 2
-    assert "not an nqs-ent store" in _one_line_error(capsys)
-    assert snapshot(foreign) == {"notes.txt": hashlib.sha256(b"mine").hexdigest()}
+    assert "not an nqs-ent store" in one_line_error(capsys)
+    assert file_digests(foreign) == {"notes.txt": hashlib.sha256(b"mine").hexdigest()}
 
 
-def test_missing_gpu_is_an_error_not_a_fallback(tmp_path, capsys):
+def test_missing_gpu_is_an_error_not_a_fallback(good, tmp_path, capsys):
     from pipeline.numerics.xp import gpu_available
 
     if gpu_available():
         pytest.skip("a GPU is present")
-    good = tmp_path / "good.toml"
-    good.write_text(GOOD)
     assert main(["run", str(good), "--store", str(tmp_path / "s.zarr"), "--backend", "cupy"]) == 2
-    assert "cupy" in _one_line_error(capsys)
+    assert "cupy" in one_line_error(capsys)
     assert not (tmp_path / "s.zarr").exists()
 
 
-def test_memory_limit_option_is_checked(tmp_path, capsys):
-    good = tmp_path / "good.toml"
-    good.write_text(GOOD)
+def test_memory_limit_option_is_checked(good, capsys):
     assert main(["validate", str(good), "--memory-limit", "10MiB"]) == 2
-    assert "memory limit" in _one_line_error(capsys)
+    assert "memory limit" in one_line_error(capsys)
     assert main(["validate", str(good), "--memory-limit", "lots"]) == 2
-    assert "not a size" in _one_line_error(capsys)
+    assert "not a size" in one_line_error(capsys)
 
 
-def test_validate_reports_tasks_and_memory(tmp_path, capsys):
-    good = tmp_path / "good.toml"
-    good.write_text(GOOD)
+def test_validate_reports_tasks_and_memory(good, capsys):
     assert main(["validate", str(good)]) == 0
     out = capsys.readouterr().out
     assert "tasks: 2" in out and "largest task: about" in out and out.strip().endswith("ok")
@@ -282,3 +229,11 @@ def test_entropy_command_prints_a_table(capsys):
     from pipeline.numerics.references import dicke_entropy
 
     assert f"{dicke_entropy(8, 4):.6f}" in out
+
+
+def test_entropy_command_reports_samples_not_ok(capsys):
+    code = main(["entropy", "mlp", "-n", "10", "--samples", "3", "--hyper", "activation=poly8",
+                 "--hyper", "depth=8", "--hyper", "width=8"])  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "samples not ok: 3 of 3 (nonfinite 3)" in captured.out and captured.err == ""

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import NAMESPACES, host
 from scipy.special import erf
 
 from pipeline.architectures import REGISTRY, get_architecture, make_hyper
@@ -17,7 +18,6 @@ from pipeline.architectures.reference import bond_dimensions
 from pipeline.architectures.states import full_state
 from pipeline.numerics.xp import namespace
 
-NAMESPACES = ("numpy", "array_api_strict")
 DETERMINISTIC = {"ghz", "dicke"}
 NP = namespace("numpy")
 
@@ -28,11 +28,6 @@ SIZES = {"transformer": 11}
 
 def size(name: str) -> int:
     return SIZES.get(name, 8)
-
-
-def host(x) -> np.ndarray:
-    """Any backend's array as a NumPy array."""
-    return np.from_dlpack(x)
 
 
 def state(name: str, seed: int, n: int | None = None, xp=NP, **hyper) -> np.ndarray:

@@ -16,7 +16,6 @@ has no accounting, so no sacct).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -28,15 +27,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
+from helpers import (
+    SLURM_DIR,
+    file_digests,
+    job_fields,
+    nqs_ent_run,
+    run_command,
+    sbatch,
+    wait_for_end,
+    wait_for_job,
+    wait_until_dequeued,
+    write_spec,
+)
 
 from pipeline import load
-from pipeline.cli import main
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_up")]
 
-SWEEP_SCRIPT = Path(__file__).resolve().parent.parent / "slurm" / "sweep.sbatch"
-START = "start it with: slurm/dev-cluster.sh up"
-FINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"}
+SWEEP_SCRIPT = SLURM_DIR / "sweep.sbatch"
 
 # 16 tasks of a few hundredths of a second: two experiments, windows and random subsets,
 # swept and fixed hyperparameters, blocks of one and two samples. The [cluster] table
@@ -100,56 +108,6 @@ SLOW_TASKS = 20
 # ----------------------------------------------------------------------------- SLURM
 
 
-@pytest.fixture(scope="module", autouse=True)
-def slurm_up():
-    if shutil.which("sinfo") is None:
-        pytest.skip(f"sinfo not found: SLURM is not installed; {START}")
-    # scontrol ping answers at once; sinfo retries for ~10 s when no controller runs.
-    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=20)
-    if ping.returncode != 0:
-        said = (ping.stdout + ping.stderr).strip().splitlines() or [f"status {ping.returncode}"]
-        pytest.skip(f"no SLURM controller answers ({said[0]}); {START}")
-    try:
-        result = subprocess.run(
-            ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=20
-        )
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"sinfo timed out: no SLURM controller answers; {START}")
-    states = result.stdout.split()
-    if result.returncode != 0 or not any(
-        s in ("idle", "mixed", "allocated", "completing") for s in states
-    ):
-        reason = result.stderr.strip() or f"node states {states}"
-        pytest.skip(f"SLURM is not up ({reason}); {START}")
-
-
-def run(*args, **kwargs):
-    return subprocess.run(args, capture_output=True, text=True, check=True, timeout=30, **kwargs)
-
-
-def job_fields(job_id):
-    """JobState, Restarts, ExitCode, ... of a job, from `scontrol show job -o`."""
-    out = run("scontrol", "show", "job", "-o", job_id).stdout
-    return dict(re.findall(r"(\w+)=(\S*)", out))
-
-
-def wait_for(job_id, done, timeout, what):
-    """Poll `scontrol show job` until ``done(fields)``; fail (and cancel) after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        fields = job_fields(job_id)
-        if done(fields):
-            return fields
-        if time.monotonic() > deadline:
-            subprocess.run(["scancel", job_id], check=False)
-            pytest.fail(f"job {job_id}: no {what} after {timeout} s: {fields}")
-        time.sleep(0.3)
-
-
-def wait_for_end(job_id, timeout):
-    return wait_for(job_id, lambda f: f["JobState"] in FINAL, timeout, "end")
-
-
 def job_env():
     """The submitting environment, with this interpreter's scripts (nqs-ent, python3)
     first on the PATH: jobs inherit it (sbatch --export=ALL, the default)."""
@@ -164,10 +122,7 @@ def submit(tmp_path):
     submitted = []
 
     def submit_(spec, store):
-        out = run(
-            "sbatch", "--parsable", str(SWEEP_SCRIPT), spec, store, cwd=tmp_path, env=job_env()
-        )
-        job_id = out.stdout.strip().split(";")[0]
+        job_id = sbatch(str(SWEEP_SCRIPT), spec, store, cwd=tmp_path, env=job_env())
         submitted.append(job_id)
         return job_id
 
@@ -200,7 +155,7 @@ def processes_in(folder):
 def wait_until_stopped(job_id, folder):
     """Wait until the job is pending again after a requeue (SLURM has reaped its processes)
     and no process runs in ``folder``; returns the job's fields."""
-    fields = wait_for(
+    fields = wait_for_job(
         job_id,
         lambda f: f["JobState"] == "PENDING" and f["Restarts"] == "1",
         60,
@@ -216,22 +171,12 @@ def wait_until_stopped(job_id, folder):
 # ----------------------------------------------------------------------------- stores
 
 
-def write_spec(folder, text, name="spec.toml"):
-    path = folder / name
-    path.write_text(text)
-    return path
-
-
-def local_run(spec, store):
-    assert main(["run", str(spec), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
-
-
 @pytest.fixture(scope="module")
 def quick_reference(tmp_path_factory):
     """QUICK_SPEC run locally (one worker): the store every SLURM run must equal."""
     folder = tmp_path_factory.mktemp("quick-reference")
     store = folder / "local.zarr"
-    local_run(write_spec(folder, QUICK_SPEC), store)
+    assert nqs_ent_run(write_spec(folder, QUICK_SPEC), store) == 0
     return store
 
 
@@ -239,7 +184,7 @@ def quick_reference(tmp_path_factory):
 def slow_reference(tmp_path_factory):
     folder = tmp_path_factory.mktemp("slow-reference")
     store = folder / "local.zarr"
-    local_run(write_spec(folder, SLOW_SPEC), store)
+    assert nqs_ent_run(write_spec(folder, SLOW_SPEC), store) == 0
     return store
 
 
@@ -316,18 +261,6 @@ def resumed_count(log, total):
     return skipped
 
 
-def tree_digest(folder):
-    """sha256 and mtime of every file under ``folder``, by relative path."""
-    return {
-        str(path.relative_to(folder)): (
-            hashlib.sha256(path.read_bytes()).hexdigest(),
-            path.stat().st_mtime_ns,
-        )
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
-
-
 # ----------------------------------------------------------------------------- tests
 
 
@@ -372,10 +305,7 @@ def test_jobqueue_route_equals_local_run(tmp_path, quick_reference):
     assert worker_jobs, "no worker job ran"
     for job_id in worker_jobs:
         assert job_fields(job_id)["JobName"] == "nqs-ent-test-jq-worker"
-    deadline = time.monotonic() + 30
-    while run("squeue", "-h", "-n", "nqs-ent-test-jq-worker", "-o", "%i").stdout.strip():
-        assert time.monotonic() < deadline, "worker jobs outlived the run"
-        time.sleep(0.3)
+    wait_until_dequeued("nqs-ent-test-jq-worker", 30, "worker jobs outlived the run")
     for job_id in worker_jobs:
         assert job_fields(job_id)["JobState"] in ("CANCELLED", "COMPLETED")
 
@@ -392,9 +322,9 @@ def test_sweep_job_interrupted_then_resumed(tmp_path, submit, slow_reference, in
     job_id = submit("spec.toml", "store.zarr")
     wait_for_progress(store, job_id, at_least=3)
     if interrupt == "scontrol requeue":
-        run("scontrol", "requeue", job_id)
+        run_command("scontrol", "requeue", job_id)
     else:
-        run("scancel", "--batch", "--signal=USR1", job_id)
+        run_command("scancel", "--batch", "--signal=USR1", job_id)
     wait_until_stopped(job_id, tmp_path)
     before = done_chunks(store)
     stopped_at = done_count(store)
@@ -425,7 +355,7 @@ def test_invalid_spec_fails_fast_and_leaves_the_store(tmp_path, submit, quick_re
     error, and the existing store (same spec name) keeps every byte and mtime."""
     store = tmp_path / "store.zarr"
     shutil.copytree(quick_reference, store)
-    before = tree_digest(store)
+    before = file_digests(store, mtimes=True)
     write_spec(tmp_path, QUICK_SPEC.replace("samples = 4\n", "sampels = 4\n", 1))
     started = time.monotonic()
     job_id = submit("spec.toml", "store.zarr")
@@ -439,4 +369,4 @@ def test_invalid_spec_fails_fast_and_leaves_the_store(tmp_path, submit, quick_re
     assert len(errors) == 1, log
     assert "sampels" in errors[0] and "samples" in errors[0]
     assert "Traceback" not in log
-    assert tree_digest(store) == before
+    assert file_digests(store, mtimes=True) == before
