@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,26 @@ class Architecture:
     reference: bool = False
     """True for reference states (product, GHZ, Haar, MPS) that are not networks."""
     host_batch: int | None = None
+    full_values: Callable[[Params, int, Any, Any, Any], Any] | None = None
+    """Optional ``full_values(params, n, hyper, xp, real_dtype)``: the unnormalised values
+    on all ``2^n`` configurations at once, ``(2^n,)`` complex, by a faster route than
+    ``evaluate`` batch by batch (e.g. the random-feature network's product form); None
+    where that route does not apply to ``hyper``. ``evaluate`` is its test oracle."""
+    first_layers: Callable[[Params, Any], dict[str, tuple[Any, Any]]] | None = None
+    """Optional ``first_layers(params, hyper) -> {name: (W, b)}``: the linear layers that
+    read the spins (``W`` of shape ``(out, n)``), with ``evaluate_first``. Then
+    :func:`~pipeline.architectures.states.full_state` never builds the spins: a batch of
+    ``2^j`` consecutive configurations shares its first ``n - j`` sites, so each layer's
+    ``W s + b`` is a fixed vector (those sites, with ``b``) plus a table over the last
+    ``j`` sites, computed once."""
+    evaluate_first: Callable[[Params, dict[str, Any], Any, Any], Any] | None = None
+    """``evaluate_first(params, pre, hyper, xp)``: ``evaluate`` from the first layers'
+    outputs ``pre[name]`` of shape ``(batch, out)`` instead of the spins."""
+    ignored_sites: Callable[[int, Any], Sequence[int]] | None = None
+    """Optional ``ignored_sites(n, hyper)``: sites the amplitude does not depend on (a
+    transformer's uncovered tail). :func:`~pipeline.architectures.states.full_state`
+    evaluates the network once per configuration of the other sites and copies the
+    values along the ignored ones: ``2^len(ignored)`` times less work, the same state."""
     """Configurations per ``evaluate`` call on the host (NumPy), when smaller batches than
     the default keep wide intermediates in cache; GPUs always get the large default. Use a
     multiple of 64: BLAS may round differently for odd-sized batches."""

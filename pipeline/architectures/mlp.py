@@ -71,15 +71,28 @@ def evaluate(params: Params, spins: Any, hyper: MLPHyper, xp: Any) -> Any:
     """``re + i im`` (mode ``amplitude``) or the log-amplitude ``alpha re + i im`` (mode
     ``log``): ``(batch, n) -> (batch,)`` complex."""
     p = to_namespace(params, xp, spins.dtype)
+    pre = {"layer1": linear(spins, p["layer1.W"], p["layer1.b"], xp)}
+    return evaluate_first(params, pre, hyper, xp)
+
+
+def first_layers(params: Params, hyper: MLPHyper) -> dict[str, tuple[Any, Any]]:
+    """``layer1``, the one layer that reads the spins."""
+    return {"layer1": (params["layer1.W"], params["layer1.b"])}
+
+
+def evaluate_first(params: Params, pre: dict[str, Any], hyper: MLPHyper, xp: Any) -> Any:
+    """:func:`evaluate` from the first layer's output ``(batch, width)``."""
+    hidden = pre["layer1"]
+    p = to_namespace(params, xp, hidden.dtype)
     f = get_activation(hyper.activation)
-    hidden = spins
-    for layer in range(1, hyper.depth + 1):
+    hidden = f(hidden, xp)
+    for layer in range(2, hyper.depth + 1):
         hidden = f(linear(hidden, p[f"layer{layer}.W"], p[f"layer{layer}.b"], xp), xp)
     real = linear(hidden, p["head_re.W"], p["head_re.b"], xp)[..., 0]
     imag = linear(hidden, p["head_im.W"], p["head_im.b"], xp)[..., 0]
     if hyper.mode == "log":
         real = hyper.alpha * real
-    complex_dtype = complex_of(xp, spins.dtype)
+    complex_dtype = complex_of(xp, hidden.dtype)
     return xp.astype(real, complex_dtype) + 1j * xp.astype(imag, complex_dtype)
 
 
@@ -101,5 +114,7 @@ MLP = register(
         evaluate=evaluate,
         k=k,
         log_amplitude=is_log_amplitude,
+        first_layers=first_layers,
+        evaluate_first=evaluate_first,
     )
 )

@@ -11,6 +11,7 @@ import numpy as np
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, to_namespace
 from pipeline.numerics.activations import check_activation, get_activation
+from pipeline.numerics.xp import complex_of
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,23 @@ def init(rng: np.random.Generator, n: int, hyper: SNHyper) -> Params:
 def evaluate(params: Params, spins: Any, hyper: SNHyper, xp: Any) -> Any:
     """Log-amplitude ``a f(w.s + b)`` (divided by ``sqrt(n)`` inside ``f`` with fan_in)."""
     p = to_namespace(params, xp, spins.dtype)
-    feature = xp.matmul(spins, p["w"]) + p["b"]
+    return evaluate_first(params, {"feature": xp.matmul(spins, p["w"]) + p["b"]}, hyper, xp)
+
+
+def first_layers(params: Params, hyper: SNHyper) -> dict[str, tuple[Any, Any]]:
+    """The one feature ``w.s + b``, as a layer of one output."""
+    return {"feature": (params["w"][None, :], params["b"])}
+
+
+def evaluate_first(params: Params, pre: dict[str, Any], hyper: SNHyper, xp: Any) -> Any:
+    """:func:`evaluate` from the feature ``w.s + b``, ``(batch,)`` or ``(batch, 1)``."""
+    feature = pre["feature"]
+    if feature.ndim == 2:
+        feature = feature[:, 0]
+    a = xp.asarray(params["a"], dtype=complex_of(xp, feature.dtype))
     if hyper.fan_in:
-        feature = feature / math.sqrt(spins.shape[-1])
-    return p["a"] * get_activation(hyper.activation)(feature, xp)
+        feature = feature / math.sqrt(params["w"].shape[0])
+    return a * get_activation(hyper.activation)(feature, xp)
 
 
 def k(n: int, hyper: SNHyper) -> int:
@@ -64,6 +78,13 @@ def k(n: int, hyper: SNHyper) -> int:
 
 SN = register(
     Architecture(
-        name="sn", hyper_type=SNHyper, init=init, evaluate=evaluate, k=k, log_amplitude=True
+        name="sn",
+        hyper_type=SNHyper,
+        init=init,
+        evaluate=evaluate,
+        k=k,
+        log_amplitude=True,
+        first_layers=first_layers,
+        evaluate_first=evaluate_first,
     )
 )

@@ -113,13 +113,15 @@ def full_state(
     dtype = xp.complex128 if dtype is None else dtype
     if batch_size is None:
         batch_size = (architecture.host_batch if is_numpy(xp) else None) or DEFAULT_BATCH
-    rdtype = real_dtype(xp, dtype)
-    dim = 1 << n
-    chunks = []
-    for start in range(0, dim, batch_size):
-        spins = basis_spins(start, min(start + batch_size, dim), n, xp, rdtype)
-        chunks.append(xp.astype(architecture.evaluate(params, spins, hyper, xp), dtype))
-    values = xp.concat(chunks) if len(chunks) > 1 else chunks[0]
+    fast = None
+    if architecture.full_values is not None:
+        fast = architecture.full_values(params, n, hyper, xp, real_dtype(xp, dtype))
+    if fast is None and architecture.first_layers is not None:
+        values = _split_values(architecture, params, n, hyper, xp, dtype, batch_size)
+    elif fast is None:
+        values = _batched_values(architecture, params, n, hyper, xp, dtype, batch_size)
+    else:
+        values = xp.astype(fast, dtype, copy=False)
     if architecture.is_log_amplitude(hyper):
         real = xp.real(values)
         if not bool(xp.all(xp.isfinite(real) | (real == -xp.inf))):
@@ -135,9 +137,88 @@ def full_state(
         if not bool(scale > 0):
             raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})", "zero")
         psi = values / xp.astype(scale, dtype)
-    norm = xp.linalg.vector_norm(psi)
+    norm = xp.sqrt(xp.real(xp.vecdot(psi, psi)))  # one pass, no |psi|^2 temporary
     if not bool(xp.isfinite(norm)):
         raise StateError(f"{architecture.name}: the norm is not finite (n = {n})")
     if not bool(norm > 0):
         raise StateError(f"{architecture.name}: the norm underflows to zero (n = {n})", "zero")
     return psi / xp.astype(norm, dtype)
+
+
+def _batched_values(
+    architecture: Architecture,
+    params: Params,
+    n: int,
+    hyper: Any,
+    xp: Any,
+    dtype: Any,
+    batch_size: int,
+) -> Any:
+    """``evaluate`` batch by batch over the configurations of the sites the network reads,
+    copied along the ones it ignores (:attr:`Architecture.ignored_sites`)."""
+    rdtype = real_dtype(xp, dtype)
+    ignored = sorted(architecture.ignored_sites(n, hyper)) if architecture.ignored_sites else []
+    kept = [site for site in range(n) if site not in ignored]
+    dim = 1 << len(kept)
+    chunks = []
+    for start in range(0, dim, batch_size):
+        spins = basis_spins(start, min(start + batch_size, dim), len(kept), xp, rdtype)
+        if ignored:  # the ignored sites' spins, never read, are -1
+            low = xp.full((spins.shape[0],), -1.0, dtype=rdtype)
+            column = {site: i for i, site in enumerate(kept)}
+            spins = xp.stack(
+                [spins[:, column[site]] if site in column else low for site in range(n)],
+                axis=1,
+            )
+        chunks.append(xp.astype(architecture.evaluate(params, spins, hyper, xp), dtype))
+    values = xp.concat(chunks) if len(chunks) > 1 else chunks[0]
+    if ignored:  # the same value for both spins of each ignored site
+        shape = tuple(2 if site in kept else 1 for site in range(n))
+        values = xp.reshape(xp.broadcast_to(xp.reshape(values, shape), (2,) * n), (1 << n,))
+    return values
+
+
+SPLIT_SITES = 16
+"""Trailing sites of the first-layer tables of :func:`_split_values` (``2^16`` rows):
+fixed, so that the batch size never changes a result."""
+
+
+def _split_values(
+    architecture: Architecture,
+    params: Params,
+    n: int,
+    hyper: Any,
+    xp: Any,
+    dtype: Any,
+    batch_size: int,
+) -> Any:
+    """``evaluate_first`` batch by batch, each first layer's ``W s + b`` split as
+    ``(W_high s_high + b) + W_low s_low``: the configurations come in blocks of ``2^j``
+    (``j = min(n, SPLIT_SITES)``) that share their first ``n - j`` sites, and the trailing
+    sites' part is a table computed once (:attr:`Architecture.first_layers`)."""
+    assert architecture.first_layers is not None and architecture.evaluate_first is not None
+    rdtype = real_dtype(xp, dtype)
+    low = min(n, SPLIT_SITES)
+    high = n - low
+    layers = {
+        name: (xp.asarray(weight, dtype=rdtype), xp.asarray(bias, dtype=rdtype))
+        for name, (weight, bias) in architecture.first_layers(params, hyper).items()
+    }
+    spins_low = basis_spins(0, 1 << low, low, xp, rdtype)
+    tables = {
+        name: xp.matmul(spins_low, xp.matrix_transpose(weight[:, high:]))
+        for name, (weight, _) in layers.items()
+    }
+    chunks = []
+    for block in range(1 << high):
+        spins_high = basis_spins(block, block + 1, high, xp, rdtype)  # (1, high)
+        shared = {
+            name: xp.matmul(spins_high, xp.matrix_transpose(weight[:, :high])) + bias
+            for name, (weight, bias) in layers.items()
+        }
+        for start in range(0, 1 << low, batch_size):
+            stop = min(start + batch_size, 1 << low)
+            pre = {name: tables[name][start:stop, ...] + shared[name] for name in layers}
+            values = architecture.evaluate_first(params, pre, hyper, xp)
+            chunks.append(xp.astype(values, dtype))
+    return xp.concat(chunks) if len(chunks) > 1 else chunks[0]

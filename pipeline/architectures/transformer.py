@@ -149,25 +149,25 @@ def init(rng: np.random.Generator, n: int, hyper: TransformerHyper) -> Params:
 
 
 def layer_norm(x: Any, gain: Any, bias: Any, xp: Any) -> Any:
-    """LayerNorm over the last axis: biased variance, ``eps = 1e-5``."""
+    """LayerNorm over the last axis: biased variance, ``eps = 1e-5``. ``gain`` and ``bias``
+    may be None (ones and zeros: the passes are skipped, the result is the same)."""
     centred = x - xp.mean(x, axis=-1, keepdims=True)
     variance = xp.mean(centred * centred, axis=-1, keepdims=True)
-    return centred / xp.sqrt(variance + LAYER_NORM_EPS) * gain + bias
+    out = centred / xp.sqrt(variance + LAYER_NORM_EPS)
+    if gain is not None:
+        out = out * gain
+    return out if bias is None else out + bias
 
 
 def attention(h: Any, p: dict[str, Any], prefix: str, heads: int, xp: Any) -> Any:
     """Multi-head self-attention, ``(batch, T, d) -> (batch, T, d)``, output projection
-    included."""
+    included; the query, key and value projections are one GEMM (their weights stacked)."""
     batch, tokens, d = h.shape
     d_head = d // heads
-
-    def split(x: Any) -> Any:  # (batch, T, d) -> (batch, H, T, d/H)
-        return xp.permute_dims(xp.reshape(x, (batch, tokens, heads, d_head)), (0, 2, 1, 3))
-
-    query, key, value = (
-        split(linear(h, p[f"{prefix}.{name}.W"], p[f"{prefix}.{name}.b"], xp))
-        for name in ("query", "key", "value")
-    )
+    qkv = linear(h, p[f"{prefix}.qkv.W"], p[f"{prefix}.qkv.b"], xp)  # (batch, T, 3d)
+    qkv = xp.reshape(qkv, (batch, tokens, 3, heads, d_head))
+    # (batch, H, T, d/H) views of the query, key and value
+    query, key, value = (xp.permute_dims(qkv[:, :, i, ...], (0, 2, 1, 3)) for i in range(3))
     scores = xp.matmul(query, xp.matrix_transpose(key)) / math.sqrt(d_head)
     # Subtracting the row maximum leaves the softmax unchanged and avoids overflow.
     weights = xp.exp(scores - xp.max(scores, axis=-1, keepdims=True))
@@ -177,9 +177,29 @@ def attention(h: Any, p: dict[str, Any], prefix: str, heads: int, xp: Any) -> An
     return linear(mixed, p[f"{prefix}.output.W"], p[f"{prefix}.output.b"], xp)
 
 
+def _prepared(params: Params, xp: Any, dtype: Any) -> dict[str, Any]:
+    """Parameters in ``xp`` for :func:`evaluate`: each block's query, key and value
+    stacked into one ``qkv`` layer, and LayerNorm gains and biases that are exactly ones
+    and zeros replaced by None (their passes are skipped)."""
+    host = dict(params)
+    blocks = sorted({name.split(".")[0] for name in host if name.startswith("block")})
+    for block in blocks:
+        for part in ("W", "b"):
+            host[f"{block}.qkv.{part}"] = np.concatenate(
+                [host.pop(f"{block}.{name}.{part}") for name in ("query", "key", "value")]
+            )
+    p: dict[str, Any] = to_namespace(host, xp, dtype)
+    for name, value in host.items():
+        if (name.endswith(".gain") and np.all(value == 1)) or (
+            name.endswith(".bias") and not (np.any(value))
+        ):
+            p[name] = None
+    return p
+
+
 def evaluate(params: Params, spins: Any, hyper: TransformerHyper, xp: Any) -> Any:
     """Log-amplitude ``alpha re + i im``: ``(batch, n) -> (batch,)`` complex."""
-    p = to_namespace(params, xp, spins.dtype)
+    p = _prepared(params, xp, spins.dtype)
     f = get_activation(hyper.activation)
     batch, n = spins.shape
     tokens = n_tokens(n, hyper)
@@ -239,6 +259,7 @@ TRANSFORMER = register(
         k=k,
         log_amplitude=True,
         check=check,
+        ignored_sites=uncovered_sites,
         # (batch, T, 2d) activations of 1024 configurations fit in L2/L3: 1.6x faster
         # than 65536 at n = 22, T = 4, d = 32.
         host_batch=1024,

@@ -340,3 +340,10 @@ def cmd_bench_planning(args: argparse.Namespace) -> int:
     from pipeline.bench.planning import bench_planning
 
     return _verdict(bench_planning(args.tasks, args.resume_tasks, args.baseline_tasks))
+
+
+def cmd_bench_states(args: argparse.Namespace) -> int:
+    from pipeline.bench.states import PEER, bench_states
+
+    peer = Path(args.peer) if args.peer else PEER
+    return _verdict(bench_states(args.n, args.author_python, peer=peer))

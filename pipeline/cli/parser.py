@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from typing import NoReturn
 
 from pipeline.cli import commands
@@ -243,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", type=_positive, default=24)
     p.add_argument("--tiny-tasks", type=_positive, default=200)
     p.set_defaults(func=commands.cmd_bench_sweep)
+    p = which.add_parser("states", help="one network's state: nqs-ent against the author's code")
+    p.add_argument("--n", type=_positive, default=22, help="spins (default 22)")
+    p.add_argument(
+        "--author-python",
+        default=sys.executable,
+        help="a Python with torch for the author's code (default: this one)",
+    )
+    p.add_argument(
+        "--peer", default=None, help="the author's code (default ../shared/peers/bound-nqs)"
+    )
+    p.set_defaults(func=commands.cmd_bench_states)
     p = which.add_parser("planning", help="validate and resume at 10^5-10^6 tasks")
     p.add_argument("--tasks", type=_positive, default=1_000_000, help="tasks to validate")
     p.add_argument(

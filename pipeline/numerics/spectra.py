@@ -60,7 +60,12 @@ def bipartition(psi: Any, n: int, order: Sequence[int], m: int, xp: Any) -> Any:
     """
     batch = tuple(psi.shape[:-1])
     order = tuple(int(s) for s in order)
-    if order != tuple(range(n)):
+    start = order[0] if order else 0
+    if order != tuple(range(n)) and order == tuple((start + i) % n for i in range(n)):
+        # A cyclic window's order is a rotation: one 2-D transpose of psi, not n axes.
+        halves = xp.reshape(psi, (*batch, 1 << start, 1 << (n - start)))
+        psi = xp.matrix_transpose(halves)
+    elif order != tuple(range(n)):
         tensor = xp.reshape(psi, batch + (2,) * n)
         lead = tuple(range(len(batch)))
         psi = xp.permute_dims(tensor, lead + tuple(len(batch) + s for s in order))

@@ -39,3 +39,13 @@ def test_bench_sweep_reports_efficiency_and_overhead(capsys):
         assert label in out, out
     assert re.search(r"per-task overhead: 10 tiny tasks .*: [\d.]+ ms per task", out), out
     assert re.search(r"^target >= 90% efficiency .*: (PASS|MISS)", out, re.M), out
+
+
+def test_bench_states_times_every_architecture(capsys, tmp_path):
+    """Without the author's code the author's column is skipped with a note, never
+    failed; each paper architecture gets a row."""
+    status = main(["bench", "states", "--n", "10", "--peer", str(tmp_path / "absent")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "author's column skipped: the author's code is not at" in out
+    assert len(re.findall(r"^\S.*\d+\.\d\d \| \d+\.\d\d .* SKIP ", out, re.M)) == 5, out
