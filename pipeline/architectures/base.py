@@ -66,6 +66,12 @@ class Architecture:
     on all ``2^n`` configurations at once, ``(2^n,)`` complex, by a faster route than
     ``evaluate`` batch by batch (e.g. the random-feature network's product form); None
     where that route does not apply to ``hyper``. ``evaluate`` is its test oracle."""
+    product_form: Callable[[Params, int, Any, Sequence[int], Any, Any], Any] | None = None
+    """Optional ``product_form(params, n, hyper, sites, xp, real_dtype) -> (left, right)``:
+    the unnormalised state as ``left @ right^T`` across ``A = sites`` and the rest, with
+    ``K`` columns (a sum of ``K`` product states), or None where it does not apply to
+    ``hyper``. Spectra of sizes whose matrices exceed ``K`` then come from ``K x K`` Gram
+    matrices (:func:`pipeline.numerics.spectra.product_schmidt_probs`)."""
     first_layers: Callable[[Params, Any], dict[str, tuple[Any, Any]]] | None = None
     """Optional ``first_layers(params, hyper) -> {name: (W, b)}``: the linear layers that
     read the spins (``W`` of shape ``(out, n)``), with ``evaluate_first``. Then

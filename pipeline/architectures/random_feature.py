@@ -10,6 +10,7 @@ CosNet, ``f = tanh`` TanhNet.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -94,57 +95,61 @@ def evaluate_first(params: Params, pre: dict[str, Any], hyper: RandomFeatureHype
     return xp.astype(real, complex_dtype) + 1j * xp.astype(imag, complex_dtype)
 
 
-def half_features(
-    params: Params, n: int, hyper: RandomFeatureHyper, xp: Any, real_dtype: Any
-) -> tuple[dict[str, tuple[Any, Any]], int] | None:
-    """The product form of a ``cos`` or ``sin`` network, None for other activations.
+def product_form(
+    params: Params,
+    n: int,
+    hyper: RandomFeatureHyper,
+    sites: Sequence[int],
+    xp: Any,
+    real_dtype: Any,
+) -> tuple[Any, Any] | None:
+    """A ``cos`` or ``sin`` network as a sum of ``4 N_h`` product states across ``A | B``;
+    None for other activations.
 
-    With ``A`` the first ``n_A = n // 2`` sites and ``B`` the rest, ``w.s + b = u(s_A) +
-    v(s_B)`` with ``u = w_A.s_A + b`` and ``v = w_B.s_B``, and
+    With ``A = sites`` and ``B`` the other sites (ascending), ``w.s + b = u + v`` with
+    ``u = w_A.s_A + b`` and ``v = w_B.s_B``, and
 
     ``cos(u + v) = cos u cos v - sin u sin v``, ``sin(u + v) = sin u cos v + cos u sin v``,
 
-    so each channel is ``L R^T`` with ``L = [a f_1(u), a f_2(u)]`` of shape
-    ``(2^n_A, 2 N_h)`` and ``R = [cos v, sin v]`` of shape ``(2^n_B, 2 N_h)``: a sum of
-    ``2 N_h`` product states per channel. Returns ``({"re": (L, R), "im": (L, R)}, n_A)``.
+    so ``psi[x_A, x_B] = (left @ right^T)[x_A, x_B]`` (unnormalised) with ``left`` of shape
+    ``(2^|A|, 4 N_h)`` (complex: ``a f(u)`` of both channels, the imaginary channel times
+    ``i``) and ``right`` of shape ``(2^|B|, 4 N_h)`` (``cos v``, ``sin v`` of both). Basis
+    order: the first site of ``sites`` is the most significant bit of ``x_A``.
     """
     if hyper.activation not in ("cos", "sin"):
         return None
     from pipeline.architectures.states import basis_spins
 
+    sites_a = [int(site) for site in sites]
+    sites_b = [site for site in range(n) if site not in set(sites_a)]
     p = to_namespace(params, xp, real_dtype)
-    n_a = n // 2
-    spins_a = basis_spins(0, 1 << n_a, n_a, xp, real_dtype)
-    spins_b = basis_spins(0, 1 << (n - n_a), n - n_a, xp, real_dtype)
-    out = {}
+    spins_a = basis_spins(0, 1 << len(sites_a), len(sites_a), xp, real_dtype)
+    spins_b = basis_spins(0, 1 << len(sites_b), len(sites_b), xp, real_dtype)
+    complex_dtype = complex_of(xp, real_dtype)
+    lefts, rights = [], []
     for ch in ("re", "im"):
         weight, bias, output = p[f"{ch}.W"], p[f"{ch}.b"], p[f"{ch}.a"]
-        u = xp.matmul(spins_a, xp.matrix_transpose(weight[:, :n_a])) + bias  # (2^n_A, N_h)
-        v = xp.matmul(spins_b, xp.matrix_transpose(weight[:, n_a:]))  # (2^n_B, N_h)
+        columns_a = xp.stack([weight[:, site] for site in sites_a], axis=1)
+        columns_b = xp.stack([weight[:, site] for site in sites_b], axis=1)
+        u = xp.matmul(spins_a, xp.matrix_transpose(columns_a)) + bias  # (2^|A|, N_h)
+        v = xp.matmul(spins_b, xp.matrix_transpose(columns_b))  # (2^|B|, N_h)
         cos_u, sin_u = xp.cos(u) * output, xp.sin(u) * output
-        if hyper.activation == "cos":
-            left = xp.concat([cos_u, -sin_u], axis=1)
-        else:
-            left = xp.concat([sin_u, cos_u], axis=1)
-        out[ch] = (left, xp.concat([xp.cos(v), xp.sin(v)], axis=1))
-    return out, n_a
+        left = xp.concat([cos_u, -sin_u] if hyper.activation == "cos" else [sin_u, cos_u], axis=1)
+        left = xp.astype(left, complex_dtype)
+        lefts.append(left if ch == "re" else 1j * left)
+        rights.append(xp.concat([xp.cos(v), xp.sin(v)], axis=1))
+    right = xp.astype(xp.concat(rights, axis=1), complex_dtype)
+    return xp.concat(lefts, axis=1), right
 
 
 def full_values(params: Params, n: int, hyper: RandomFeatureHyper, xp: Any, real_dtype: Any) -> Any:
-    """All ``2^n`` amplitudes of a ``cos``/``sin`` network as two GEMMs of the halves'
-    features (:func:`half_features`) instead of ``2^n N_h`` activations; None for other
-    activations."""
-    form = half_features(params, n, hyper, xp, real_dtype)
+    """All ``2^n`` amplitudes of a ``cos``/``sin`` network as one GEMM of the halves'
+    features (:func:`product_form` across the first ``n // 2`` sites) instead of
+    ``2^n N_h`` activations; None for other activations."""
+    form = product_form(params, n, hyper, range(n // 2), xp, real_dtype)
     if form is None:
         return None
-    halves, _ = form
-    complex_dtype = complex_of(xp, real_dtype)
-    (left_re, right_re), (left_im, right_im) = halves["re"], halves["im"]
-    # psi = L_re R_re^T + i L_im R_im^T as one complex GEMM of the stacked halves
-    left = xp.concat(
-        [xp.astype(left_re, complex_dtype), 1j * xp.astype(left_im, complex_dtype)], axis=1
-    )
-    right = xp.astype(xp.concat([right_re, right_im], axis=1), complex_dtype)
+    left, right = form
     return xp.reshape(xp.matmul(left, xp.matrix_transpose(right)), (-1,))
 
 
@@ -162,6 +167,7 @@ RANDOM_FEATURE = register(
         k=k,
         log_amplitude=False,
         full_values=full_values,
+        product_form=product_form,
         first_layers=first_layers,
         evaluate_first=evaluate_first,
         # (batch, N_h) features of 1024 configurations stay in cache: 1.3-1.6x faster than

@@ -21,8 +21,8 @@ from pipeline.architectures import get_architecture
 from pipeline.architectures.base import Architecture, Params
 from pipeline.architectures.states import StateError, full_state
 from pipeline.numerics.entropy import entropies
-from pipeline.numerics.spectra import nested_schmidt_probs
-from pipeline.numerics.xp import complex_dtype, namespace, resolve_backend, to_numpy
+from pipeline.numerics.spectra import nested_schmidt_probs, product_schmidt_probs
+from pipeline.numerics.xp import complex_dtype, namespace, real_dtype, resolve_backend, to_numpy
 from pipeline.sweep.plan import Task
 from pipeline.sweep.spec import Sweep
 from pipeline.sweep.subsystems import SubsystemSpec, orders_for
@@ -93,13 +93,18 @@ def sample_generators(
     return np.random.default_rng(network), np.random.default_rng(subsystems)
 
 
-def state_entropies(psi: Any, orders: np.ndarray, point: EnsemblePoint, xp: Any) -> np.ndarray:
+def state_entropies(
+    psi: Any, orders: np.ndarray, point: EnsemblePoint, xp: Any, params: Params | None = None
+) -> np.ndarray:
     """Entropies (nats) of one state ``psi`` (shape ``(2^n,)``) for the subsystems given by
     the site orderings ``orders`` (shape ``(windows, n)``).
 
     Returns shape ``(len(measures), len(all_sizes), windows)``; entries for sizes that do
     not apply (not measured at this ``n``, or, for the explicit kind, a size other than
-    the subset's own) are NaN.
+    the subset's own) are NaN. With the network's ``params`` and an architecture that
+    has a product form of ``K`` terms, sizes within two sites of the half cut whose
+    reduced density matrix would exceed ``K x K`` take their spectra from ``K x K`` matrices
+    (:func:`pipeline.numerics.spectra.product_schmidt_probs`); the rest come from ``psi``.
     """
     n, measures = point.n, point.measures
     out = np.full((len(measures), len(point.all_sizes), len(orders)), np.nan)
@@ -110,9 +115,29 @@ def state_entropies(psi: Any, orders: np.ndarray, point: EnsemblePoint, xp: Any)
             probs = nested_schmidt_probs(psi, n, [orders[w].tolist()], [m], xp)[m]
             out[:, position[m], w] = to_numpy(entropies(probs, measures, xp))[:, 0]
         return out
-    spectra = nested_schmidt_probs(psi, n, orders.tolist(), point.sizes, xp)
-    for m, probs in spectra.items():
-        out[:, position[m], :] = to_numpy(entropies(probs, measures, xp))
+    dense, product = list(point.sizes), []
+    form = point.architecture.product_form
+    if form is not None and params is not None:
+        rdtype = real_dtype(xp, psi.dtype)
+        trial = form(params, n, point.hyper, orders[0][: n // 2].tolist(), xp, rdtype)
+        if trial is not None:
+            terms = trial[0].shape[1]
+            # near the half cut, where the dense matrices are largest (below it a dense
+            # reduced density matrix is cheaper than the features of the large side)
+            product = [
+                m for m in dense if 1 << min(m, n - m) > terms and min(m, n - m) >= n // 2 - 2
+            ]
+            dense = [m for m in dense if m not in product]
+    if dense:
+        spectra = nested_schmidt_probs(psi, n, orders.tolist(), dense, xp)
+        for m, probs in spectra.items():
+            out[:, position[m], :] = to_numpy(entropies(probs, measures, xp))
+    for w, order in enumerate(orders.tolist()):
+        for m in product:
+            assert form is not None and params is not None
+            left, right = form(params, n, point.hyper, order[:m], xp, rdtype)
+            probs = product_schmidt_probs(left, right, xp)
+            out[:, position[m], w] = to_numpy(entropies(probs, measures, xp))
     return out
 
 
@@ -148,11 +173,14 @@ def sample_entropies(
         # Overflow in a network (deep polynomials) is expected here: the state's own
         # finiteness check turns it into the sample's status.
         with np.errstate(over="ignore", invalid="ignore"):
-            _, psi = draw_state(point.architecture, point.hyper, point.n, network_rng, xp, dtype)
+            params, psi = draw_state(
+                point.architecture, point.hyper, point.n, network_rng, xp, dtype
+            )
     except StateError as error:
         values = np.full((len(point.measures), len(point.all_sizes), len(orders)), np.nan)
         return values, orders, SAMPLE_STATUS.index(error.cause)
-    return state_entropies(psi, orders, point, xp), orders, SAMPLE_STATUS.index("ok")
+    values = state_entropies(psi, orders, point, xp, params)
+    return values, orders, SAMPLE_STATUS.index("ok")
 
 
 def compute_task(
