@@ -44,6 +44,8 @@ FORMATS = ("png", "pdf")
 
 
 BAND_ALPHA = 0.25
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+LINESTYLES = ("-", "--", "-.", ":")
 
 
 HYPER_LABELS = {
@@ -132,9 +134,35 @@ def _default_n(mean: xr.DataArray, minimum_sizes: int) -> int | None:
 
 
 def _title(name: str, ds: xr.Dataset, extra: str = "") -> str:
+    """``name (architecture), extra`` and, on a second line, the ensemble behind each
+    point: networks per grid point and windows per network."""
     architecture = ds.attrs.get("architecture", "")
     head = f"{name} ({architecture})" if architecture and architecture != name else name
-    return f"{head}{', ' + extra if extra else ''}"
+    networks, windows = ds.sizes.get("sample", 1), ds.sizes.get("window", 1)
+    ensemble = (
+        f"{networks} network{'s' if networks != 1 else ''} x {windows} "
+        f"window{'s' if windows != 1 else ''} each"
+    )
+    return f"{head}{', ' + extra if extra else ''}\n{ensemble}"
+
+
+def _style(index: int) -> dict[str, Any]:
+    """Marker and line style of a figure's ``index``-th series, so that series that
+    coincide stay distinguishable (as SN's relu and gelu at S ~ 1e-7)."""
+    return {"marker": MARKERS[index % len(MARKERS)], "ls": LINESTYLES[index % len(LINESTYLES)]}
+
+
+def _band_legend(ax: Axes, **kwargs: Any) -> None:
+    """The axes' legend, with an entry saying what the shaded bands are when there are
+    any."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import Patch
+
+    handles, _ = ax.get_legend_handles_labels()
+    if any(isinstance(c, PolyCollection) for c in ax.collections):
+        band = Patch(facecolor="0.5", alpha=BAND_ALPHA, label="shaded: +-1 standard error")
+        handles.append(band)
+    ax.legend(handles=handles, **kwargs)
 
 
 def _k_dimension(ds: xr.Dataset, n: int) -> str | None:
@@ -195,11 +223,11 @@ def plot_entropy_vs_size(
         raise ValueError("no experiment has two or more measured sizes |A| to plot")
     figure, axes = _panel_grid(len(panels))
     for ax, (name, title, ds, st, chosen, sizes, dims) in zip(axes, panels, strict=True):
-        for label, selection in _grid_points(st["mean"], dims, name):
+        for index, (label, selection) in enumerate(_grid_points(st["mean"], dims, name)):
             point = st.sel(selection).sel(m=sizes)
             x = point["m"].values.astype(float)
             mean, se = point["mean"].values, point["se"].values
-            (line,) = ax.plot(x, mean, marker="o", markersize=3, label=label)
+            (line,) = ax.plot(x, mean, markersize=3, label=label, **_style(index))
             if np.any(np.isfinite(se)):
                 ax.fill_between(
                     x, mean - se, mean + se, color=line.get_color(), alpha=BAND_ALPHA, lw=0
@@ -211,7 +239,7 @@ def plot_entropy_vs_size(
         ax.set_xlabel(axis_label(ds["m"], "m"))
         ax.set_ylabel(axis_label(ds[measure], measure))
         ax.set_title(title, fontsize="medium")
-        ax.legend(title=_legend_title(dims), fontsize="small")
+        _band_legend(ax, title=_legend_title(dims), fontsize="small")
     return figure
 
 
@@ -293,7 +321,7 @@ def plot_dicke(ds: xr.Dataset, measure: str | None = None, name: str | None = No
     name = name or str(ds.attrs.get("experiment", "dicke"))
     alpha = measure_order(variable_measure(measure))
     st = ensemble_stats(ds[measure])
-    figure, (ax,) = _panel_grid(1, 5.5, 4.0)
+    figure, (ax,) = _panel_grid(1, 8.5, 4.0)
     ticks: list[int] = []
     for n_value in ds["n"].values:
         n_int = int(n_value)
@@ -320,7 +348,8 @@ def plot_dicke(ds: xr.Dataset, measure: str | None = None, name: str | None = No
     ax.set_xlabel(axis_label(ds["m"], "m"))
     ax.set_ylabel(axis_label(ds[measure], measure))
     ax.set_title(_title(name, ds, "analytic vs numerical"))
-    ax.legend(fontsize="small")
+    # beside the axes, not over the points
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     return figure
 
 
@@ -401,7 +430,14 @@ def plot_entropy_vs_n(source: Any, measure: str | None = None) -> Figure:
             reference = dicke_reference(top["n"], top["m"])
             ax.plot(n_values, reference.values, "k:", lw=1, label="Dicke, analytic")
         if math.isfinite(c_hat):
-            ax.plot([], [], "k-", lw=1, label=f"c k log n, c = {c_hat:.3f}")
+            ax.plot(
+                [],
+                [],
+                "-",
+                lw=1,
+                color="0.45",
+                label=f"c k log n (thin, series colour), c = {c_hat:.3f}",
+            )
             ax.set_ylim(top=1.15 * highest)
         _integer_log_axis(ax, n_values)
         ax.set_xlabel(axis_label(ds["n"], "n"))

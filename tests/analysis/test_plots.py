@@ -76,8 +76,15 @@ def test_entropy_vs_size_one_panel_per_experiment_one_line_per_activation(trees)
         assert len(ax.lines) == 4  # tanh, sin, gelu, relu
         bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
         assert len(bands) == 4  # mean +- SE
-        assert legend_texts(ax) == ["tanh", "sin", "gelu", "relu"]
+        band = "shaded: +-1 standard error"
+        assert legend_texts(ax) == ["tanh", "sin", "gelu", "relu", band]
         assert ax.get_legend().get_title().get_text() == "activation"
+        sizes = trees["sn"][name].ds.sizes
+        ensemble = f"{sizes['sample']} networks x {sizes['window']} windows each"
+        assert ensemble in ax.get_title()
+        # coinciding curves stay apart: every series has its own marker and line style
+        styles = {(line.get_marker(), line.get_linestyle()) for line in ax.lines}
+        assert len(styles) == 4
         assert list(ax.lines[0].get_xdata()) == [1, 2, 3, 4, 5]  # |A| = 1..n/2-2
     # the plotted line is the ensemble mean of the store
     ds = trees["sn"]["sn_real"].ds
@@ -145,7 +152,7 @@ def test_entropy_vs_n_panels_fits_and_labels(trees):
         assert list(points[0].lines[0].get_xdata()) == [8, 10, 12, 14]
         texts = legend_texts(ax)
         c_hat = float(bound_constant(trees["vs_n"][name].ds))
-        assert texts[-1] == f"c k log n, c = {c_hat:.3f}"
+        assert texts[-1] == f"c k log n (thin, series colour), c = {c_hat:.3f}"
         assert all(" a = " in t for t in texts[:-1] if "analytic" not in t)
         # one bound line c k log n per grid point, in its colour, never below its points
         solid = [line for line in ax.lines if line.get_linestyle() == "-"]
