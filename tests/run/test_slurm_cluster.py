@@ -88,7 +88,7 @@ def test_start_slurm_cluster_replaces_workers_that_retire_before_walltime():
             assert time.monotonic() < deadline, "no replacement for the retired worker"
             time.sleep(0.5)
         assert client.submit(lambda x: x * 3, 2).result(timeout=30) == 6
-    retired = job_fields(first_job)
+    retired = wait_for_end(first_job, 30)  # COMPLETING for a moment after the worker exits
     assert retired["JobName"] == "nqs-ent-retire-worker"
     assert retired["JobState"] == "COMPLETED", retired
     ran = sum(int(x) * 60**i for i, x in enumerate(reversed(retired["RunTime"].split(":"))))
