@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, linear, to_namespace
+from pipeline.architectures.states import basis_spins
 from pipeline.numerics.activations import check_activation, get_activation
 from pipeline.numerics.xp import complex_of
 
@@ -118,8 +119,6 @@ def product_form(
     """
     if hyper.activation not in ("cos", "sin"):
         return None
-    from pipeline.architectures.states import basis_spins
-
     sites_a = [int(site) for site in sites]
     sites_b = [site for site in range(n) if site not in set(sites_a)]
     p = to_namespace(params, xp, real_dtype)

@@ -135,7 +135,9 @@ def state_entropies(
     for w, order in enumerate(orders.tolist()):
         for m in product:
             assert form is not None and params is not None
-            left, right = form(params, n, point.hyper, order[:m], xp, rdtype)
+            # the trial form is window 0's half cut: not built twice
+            reuse = (w, m) == (0, n // 2)
+            left, right = trial if reuse else form(params, n, point.hyper, order[:m], xp, rdtype)
             probs = product_schmidt_probs(left, right, xp)
             out[:, position[m], w] = to_numpy(entropies(probs, measures, xp))
     return out
