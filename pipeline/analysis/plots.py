@@ -59,7 +59,12 @@ def _measure(source: dict[str, xr.Dataset], measure: str | None) -> str:
     """``measure`` if given, else ``S_vn`` when present, else the first entropy variable."""
     if measure:
         return measure
-    names = [str(v) for ds in source.values() for v in ds.data_vars if str(v).startswith("S_")]
+    names = [
+        str(v)
+        for ds in source.values()
+        for v in ds.data_vars
+        if str(v).startswith("S_") and not str(v).endswith(("_lo", "_hi"))
+    ]
     if not names:
         raise ValueError("no entropy variable (S_*) in the given experiments")
     return "S_vn" if "S_vn" in names else names[0]

@@ -9,20 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.architectures.base import Architecture, Params
+from pipeline.numerics.streaming import StateError
 from pipeline.numerics.xp import is_numpy, real_dtype
 
+__all__ = ["StateError", "basis_spins", "full_state"]
+
 DEFAULT_BATCH = 1 << 16
-
-
-class StateError(ValueError):
-    """The network's state cannot be normalised (zero or non-finite amplitudes).
-
-    ``cause`` is ``"zero"`` (every amplitude is zero, or they underflow) or
-    ``"nonfinite"`` (an amplitude or the norm is infinite or NaN)."""
-
-    def __init__(self, message: str, cause: str = "nonfinite") -> None:
-        super().__init__(message)
-        self.cause = cause
 
 
 def basis_spins(start: int, stop: int, n: int, xp: Any, dtype: Any) -> Any:

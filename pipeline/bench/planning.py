@@ -86,8 +86,8 @@ def filled_store(tasks: int, folder: Path) -> tuple[Path, object]:
     store.create(path, sweep)
     experiment = sweep.experiments[0]
     first = next(iter_tasks(sweep))
-    values, orders, status = compute_task(sweep, first, "numpy")
-    store.write_task(path, experiment, first, values, orders, status)
+    values, orders, status, certified = compute_task(sweep, first, "numpy")
+    store.write_task(path, experiment, first, values, orders, status, certified=certified)
     names = [*store.data_files(experiment), "chunk_crc32", "done"]
     sources = {name: store.chunk_file(path, experiment, name, (0,), 0) for name in names}
     for block in range(1, tasks):

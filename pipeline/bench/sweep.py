@@ -68,9 +68,11 @@ def loop_seconds(sweep: Sweep, path: Path) -> float:
     started = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
         for task in iter_tasks(sweep):
-            values, orders, status = compute_task(sweep, task, "numpy")
+            values, orders, status, certified = compute_task(sweep, task, "numpy")
             experiment = sweep.experiments[task.experiment]
-            store.write_task(path, experiment, task, values, orders, status, token=sweep.digest)
+            store.write_task(
+                path, experiment, task, values, orders, status, sweep.digest, certified=certified
+            )
     return time.perf_counter() - started
 
 
@@ -83,10 +85,17 @@ def _loop_part(args: tuple[str, str, int, int]) -> float:
     tasks = list(iter_tasks(sweep))[offset::stride]
     with threadpool_limits(limits=1, user_api="blas"):
         for task in tasks:
-            values, orders, status = compute_task(sweep, task, "numpy")
+            values, orders, status, certified = compute_task(sweep, task, "numpy")
             experiment = sweep.experiments[task.experiment]
             store.write_task(
-                Path(path), experiment, task, values, orders, status, token=sweep.digest
+                Path(path),
+                experiment,
+                task,
+                values,
+                orders,
+                status,
+                token=sweep.digest,
+                certified=certified,
             )
     return 0.0
 

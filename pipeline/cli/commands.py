@@ -48,8 +48,13 @@ def entropy_spec(args: argparse.Namespace) -> str:
         f"n = {args.n}",
         f"samples = {args.samples}",
         f"measures = {_toml(args.measures.split(','))}",
-        "[experiment.hyper]",
+        f"method = {_toml(args.method)}",
     ]
+    streaming = {"tolerance": args.tolerance, "max_rank": args.max_rank}
+    if any(value is not None for value in streaming.values()):
+        lines.append("[experiment.streaming]")
+        lines += [f"{key} = {value!r}" for key, value in streaming.items() if value is not None]
+    lines.append("[experiment.hyper]")
     for item in args.hyper:
         key, sep, value = item.partition("=")
         if not sep:
@@ -89,7 +94,7 @@ def cmd_entropy(args: argparse.Namespace) -> int:
     experiment = sweep.experiments[0]
     started = time.perf_counter()
     (task,) = list(iter_tasks(sweep))
-    values, _, status = compute_task(sweep, task, args.backend)
+    values, _, status, certified = compute_task(sweep, task, args.backend)
     seconds = time.perf_counter() - started
     hyper = experiment.hyper_at(task.grid_index)
     k = get_architecture(experiment.architecture).k(args.n, hyper)
@@ -106,12 +111,21 @@ def cmd_entropy(args: argparse.Namespace) -> int:
         coords={"measure": list(measures), "m": list(sizes)},
     )
     stats = ensemble_stats(da)
+    if certified is not None:  # worst certified width per size and measure
+        width = np.nanmax(certified["hi"] - certified["lo"], axis=(0, 3))
+        print(f"{'':>37} certified: worst width, rank, passes")
     for m in sizes:
         for measure in measures:
             row = stats.sel(m=m, measure=measure)
             mean, error = float(row["mean"]), float(row["se"])
             if math.isfinite(mean):
-                print(f"{m:>3}  {measure:<9} {mean:>10.6f} {error:>10.6f}")
+                line = f"{m:>3}  {measure:<9} {mean:>10.6f} {error:>10.6f}"
+                if certified is not None:
+                    i, j = measures.index(measure), sizes.index(m)
+                    rank = int(np.nanmax(certified["rank"][:, j]))
+                    passes = int(np.nanmax(certified["passes"][:, j]))
+                    line += f"  {width[i, j]:10.2e} {rank:>6} {passes:>4}"
+                print(line)
     ok = SAMPLE_STATUS.index("ok")
     if np.any(status != ok):
         causes = ", ".join(

@@ -13,7 +13,7 @@ from pipeline.cli.errors import EXIT_USAGE, one_line
 from pipeline.cli.errors import excerpt as _excerpt
 from pipeline.numerics.xp import BACKENDS
 from pipeline.run.clusters import CLUSTERS, CONNECT_TIMEOUT
-from pipeline.sweep.spec import DTYPES
+from pipeline.sweep.spec import DTYPES, METHODS
 from pipeline.sweep.subsystems import KINDS
 
 
@@ -113,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", default="numpy", choices=BACKENDS)
     p.add_argument("--dtype", default="complex128", choices=DTYPES)
+    p.add_argument(
+        "--method",
+        default="dense",
+        choices=METHODS,
+        help="dense (the state vector), streaming (certified intervals from tiles, never "
+        "psi), auto (streaming where dense would not fit)",
+    )
+    p.add_argument(
+        "--tolerance", type=float, default=None, help="streaming: target interval width, nats"
+    )
+    p.add_argument("--max-rank", type=int, default=None, help="streaming: largest basis")
     p.set_defaults(func=commands.cmd_entropy)
 
     def cluster_options(q: argparse.ArgumentParser) -> None:

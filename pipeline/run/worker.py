@@ -39,22 +39,34 @@ def _sweep_of(store_path: str, digest: str) -> tuple[Sweep, int]:
     return _SWEEPS[key]
 
 
+def _worker_memory() -> int | None:
+    """This Dask worker's memory limit (bytes), or None outside a worker / without one."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().memory_manager.memory_limit or 0) or None
+    except (ImportError, ValueError, TypeError, AttributeError):
+        return None
+
+
 def run_task(store_path: str, digest: str, task: Task, backend: str) -> dict[str, Any]:
     """Worker entry point: compute one task, write it to the store, return a summary."""
     started = time.perf_counter()
     sweep, format_version = _sweep_of(store_path, digest)
-    values, orders, status = compute_task(sweep, task, backend)
+    result = compute_task(sweep, task, backend, _worker_memory())
     experiment = sweep.experiments[task.experiment]
     store.write_task(
         Path(store_path),
         experiment,
         task,
-        values,
-        orders,
-        status,
+        result.values,
+        result.orders,
+        result.status,
         token=digest,
         format_version=format_version,
+        certified=result.certified,
     )
+    status = result.status
     return {
         "key": task.key(sweep),
         "samples": task.stop - task.start,

@@ -88,14 +88,29 @@ def task_index(task: Task) -> tuple[int, ...]:
     return (task.n_index, *task.grid_index)
 
 
+CERTIFIED_VARIABLES = ("tail_weight", "rank", "passes")
+"""Per sample and subsystem costs of a certified experiment, dims ``(*lead, m, sample,
+window)`` like the entropies."""
+
+
+def certified_variables(experiment: Experiment) -> list[str]:
+    """``S_x_lo``, ``S_x_hi`` of every measure and :data:`CERTIFIED_VARIABLES`, for
+    experiments whose method is ``streaming`` or ``auto`` (none otherwise)."""
+    if not experiment.certified:
+        return []
+    bounds = [f"{measure_variable(m)}_{side}" for m in experiment.measures for side in ("lo", "hi")]
+    return bounds + list(CERTIFIED_VARIABLES)
+
+
 def data_files(experiment: Experiment) -> list[str]:
     """The variables with one chunk per task, checksummed in ``chunk_crc32``, in order."""
-    return [measure_variable(m) for m in experiment.measures] + ["site_order", "sample_status"]
+    entropies = [measure_variable(m) for m in experiment.measures]
+    return [*entropies, "site_order", "sample_status", *certified_variables(experiment)]
 
 
 def _chunk_coords(name: str, lead: tuple[int, ...], block: int) -> tuple[int, ...]:
     """Chunk coordinates of a task's chunk of variable ``name``."""
-    if name.startswith("S_"):  # (*lead, m, sample, window): m and window are whole
+    if name.startswith("S_") or name in CERTIFIED_VARIABLES:  # (*lead, m, sample, window)
         return (*lead, 0, block, 0)
     if name == "site_order":  # (*lead, sample, window, site)
         return (*lead, block, 0, 0)

@@ -22,6 +22,7 @@ Format 2 adds ``sample_status`` (int8 per sample, ``flag_meanings``) and ``chunk
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -36,12 +37,13 @@ import zarr
 
 from pipeline.architectures import get_architecture, hyper_dict
 from pipeline.numerics import provenance
-from pipeline.numerics.measures import measure_long_name, measure_variable
+from pipeline.numerics.measures import measure_long_name, measure_variable, variable_measure
 from pipeline.numerics.provenance import code_revision
 from pipeline.store.layout import (
     FORMAT_VERSION,
     RESERVED_DIMS,
     StoreError,
+    certified_variables,
     data_files,
 )
 from pipeline.sweep.sample import SAMPLE_STATUS
@@ -84,6 +86,20 @@ def experiment_template(sweep: Sweep, experiment: Experiment) -> tuple[xr.Datase
         )
         encoding[name] = {
             "_FillValue": np.nan,
+            "chunks": (*lead_chunks, len(sizes), experiment.samples_per_task, windows),
+        }
+    for name in certified_variables(experiment):
+        integer = name in ("rank", "passes")
+        fill = -1 if integer else np.nan
+        dtype = np.int32 if integer else np.float64
+        data = da.full(
+            (*lead_shape, len(sizes), experiment.samples, windows), fill, dtype=dtype, chunks=-1
+        )
+        data_vars[name] = xr.Variable(
+            (*lead_dims, "m", "sample", "window"), data, attrs=_certified_attrs(name)
+        )
+        encoding[name] = {
+            "_FillValue": fill,
             "chunks": (*lead_chunks, len(sizes), experiment.samples_per_task, windows),
         }
     data_vars["site_order"] = xr.Variable(
@@ -166,8 +182,32 @@ def experiment_template(sweep: Sweep, experiment: Experiment) -> tuple[xr.Datase
         "samples_per_task": experiment.samples_per_task,
         "seed": sweep.seed,
         "entropy_units": "nats",
+        "method": experiment.method,
     }
+    if experiment.certified:
+        attrs["streaming"] = json.dumps(dataclasses.asdict(experiment.streaming))
     return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding
+
+
+def _certified_attrs(name: str) -> dict[str, str]:
+    """Attributes of the variables of a certified experiment."""
+    if name == "tail_weight":
+        return {
+            "long_name": "Schmidt weight the streaming basis missed (0: exact or dense)",
+            "units": "1",
+        }
+    if name == "rank":
+        return {"long_name": "basis size of the certificate (2^|A_small| if exact)", "units": "1"}
+    if name == "passes":
+        return {"long_name": "passes over the state's tiles (0: dense)", "units": "1"}
+    variable, side = name.rsplit("_", 1)
+    measure = variable_measure(variable)
+    bound = "lower" if side == "lo" else "upper"
+    return {
+        "long_name": f"certified {bound} bound of {measure_long_name(measure)}",
+        "units": "nats",
+        "measure": measure,
+    }
 
 
 def create(path: Path, sweep: Sweep, worker_platforms: list[dict[str, Any]] | None = None) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from pipeline.numerics.measures import measure_variable
 from pipeline.store.layout import (
+    CERTIFIED_VARIABLES,
     FORMAT_VERSION,
     StoreError,
     _array,
@@ -31,13 +32,17 @@ def write_task(
     status: np.ndarray | None = None,
     token: str = "",
     format_version: int = FORMAT_VERSION,
+    certified: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Write a task's entropies, orderings and sample status, their checksums, and last
     its ``done`` flag.
 
     ``values``: ``(samples, measures, m, windows)``; ``orders``: ``(samples, windows, n)``;
     ``status``: ``(samples,)`` codes of :data:`pipeline.sweep.sample.SAMPLE_STATUS` (all ``ok``
-    when ``None``). Stores of format 1 have no status or checksums, so a task with a
+    when ``None``); ``certified``: for certified experiments, the bounds ``lo``/``hi``
+    (like ``values``) and ``tail_weight``, ``rank``, ``passes`` ``(samples, m, windows)``
+    (:class:`pipeline.sweep.sample.TaskResult`). Stores of format 1 have no status or
+    checksums, so a task with a
     sample that is not ``ok`` is refused there (:class:`StoreError`, nothing written).
     Zarr writes each chunk to a temporary file and renames it, so a failed write leaves
     the previous chunk whole and the task not done.
@@ -57,6 +62,19 @@ def write_task(
     for i, measure in enumerate(experiment.measures):
         array = _array(path, f"{group}/{measure_variable(measure)}", token=token)
         array[(*lead, slice(None), samples, slice(None))] = np.moveaxis(values[:, i], 0, 1)
+    if experiment.certified:
+        if certified is None:
+            raise StoreError(f"{experiment.name}: a certified experiment needs its bounds")
+        for i, measure in enumerate(experiment.measures):
+            for side in ("lo", "hi"):
+                name = f"{group}/{measure_variable(measure)}_{side}"
+                region = np.moveaxis(certified[side][:, i], 0, 1)
+                _array(path, name, token=token)[(*lead, slice(None), samples, slice(None))] = region
+        for name in CERTIFIED_VARIABLES:
+            region = np.moveaxis(certified[name], 0, 1)
+            _array(path, f"{group}/{name}", token=token)[
+                (*lead, slice(None), samples, slice(None))
+            ] = region
     n_max = max(experiment.n)
     padded = np.full((*orders.shape[:2], n_max), -1, dtype=np.int16)
     padded[..., : orders.shape[-1]] = orders

@@ -98,12 +98,60 @@ def task_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
     return BASE_BYTES + state + permuted + density + evaluation + results
 
 
+def streaming_task_bytes(experiment: Experiment, n: int) -> int:
+    """Estimated peak bytes of one streaming task at size ``n`` (complex128 throughout).
+
+    Per cut: the basis and the newest block with its product (``D_A x (max_rank + 2
+    block)``), or the summed reduced density matrix of an exact cut (3 matrices); the
+    row tables of the first layers; one tile and the network's intermediates on
+    :data:`~pipeline.architectures.tiles.EVAL_CONFIGS` configurations; never ``2^n``.
+    """
+    from pipeline.architectures.tiles import EVAL_CONFIGS
+    from pipeline.numerics.streaming import MIN_TILE_COLUMNS, TILE_CONFIGS
+
+    options = experiment.streaming
+    sizes = experiment.subsystem.sizes(n)
+    rows = max(1 << min(m, n - m) for m in sizes)
+    if rows <= options.exact_dim:
+        basis = 3 * rows * rows * 16
+    else:
+        basis = rows * (min(options.max_rank, rows) + 2 * options.block) * 16
+    tile = max(TILE_CONFIGS, rows * MIN_TILE_COLUMNS) * 16 * 3
+    evaluation = EVAL_CONFIGS * EVAL_REALS_PER_CONFIG * 8 + rows * EVAL_REALS_PER_CONFIG // 8 * 8
+    return BASE_BYTES + basis + tile + evaluation
+
+
+def task_method(
+    experiment: Experiment, n: int, complex_bytes: int, worker_bytes: int | None
+) -> str:
+    """``dense`` or ``streaming`` for the tasks of ``experiment`` at ``n``: ``auto`` streams
+    where the dense estimate exceeds ``worker_bytes`` (default: this machine's available
+    memory)."""
+    if experiment.method != "auto":
+        return experiment.method
+    if worker_bytes is None:
+        import psutil
+
+        worker_bytes = int(psutil.virtual_memory().available)
+    return "dense" if task_bytes(experiment, n, complex_bytes) <= worker_bytes else "streaming"
+
+
+def method_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
+    """The smallest estimate the experiment's method allows at ``n`` (``auto``: the
+    smaller of dense and streaming)."""
+    dense = task_bytes(experiment, n, complex_bytes)
+    if experiment.method == "dense":
+        return dense
+    streaming = streaming_task_bytes(experiment, n)
+    return streaming if experiment.method == "streaming" else min(dense, streaming)
+
+
 def peak_task_bytes(sweep: Sweep) -> tuple[int, str]:
     """The largest task estimate of the sweep and which experiment/``n`` it belongs to."""
     best, where = 0, ""
     for experiment in sweep.experiments:
         for n in experiment.n:
-            estimate = task_bytes(experiment, n, itemsize(sweep))
+            estimate = method_bytes(experiment, n, itemsize(sweep))
             if estimate > best:
                 best, where = estimate, f"experiment {experiment.name!r} at n = {n}"
     return best, where

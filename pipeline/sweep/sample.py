@@ -11,9 +11,10 @@ subsystems.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -21,9 +22,21 @@ from pipeline.architectures import get_architecture
 from pipeline.architectures.base import Architecture, Params
 from pipeline.architectures.states import StateError, full_state
 from pipeline.numerics.entropy import entropies
-from pipeline.numerics.spectra import nested_schmidt_probs, product_schmidt_probs
+from pipeline.numerics.spectra import (
+    nested_schmidt_probs,
+    partial_trace_last,
+    product_schmidt_probs,
+)
+from pipeline.numerics.streaming import (
+    Mapper,
+    StreamingOptions,
+    exact_density,
+    exact_spectrum,
+    serial_map,
+    streaming_spectrum,
+)
 from pipeline.numerics.xp import complex_dtype, namespace, real_dtype, resolve_backend, to_numpy
-from pipeline.sweep.plan import Task
+from pipeline.sweep.plan import Task, itemsize, task_method
 from pipeline.sweep.spec import Sweep
 from pipeline.sweep.subsystems import SubsystemSpec, orders_for
 
@@ -56,6 +69,8 @@ class EnsemblePoint:
     """The sweep's seed."""
     key: tuple[int, ...]
     """Spawn-key prefix ``(experiment, n, *grid_index)``; a sample appends its index."""
+    streaming: StreamingOptions = dataclasses.field(default_factory=StreamingOptions)
+    """Options of the streaming method (used by :func:`certified_sample`)."""
 
     @classmethod
     def of(cls, sweep: Sweep, task: Task) -> EnsemblePoint:
@@ -71,6 +86,7 @@ class EnsemblePoint:
             measures=experiment.measures,
             root_seed=sweep.seed,
             key=(experiment.index, n, *task.grid_index),
+            streaming=experiment.streaming,
         )
 
     @property
@@ -185,24 +201,162 @@ def sample_entropies(
     return values, orders, SAMPLE_STATUS.index("ok")
 
 
-def compute_task(
-    sweep: Sweep, task: Task, backend: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Entropies ``(samples, measures, m, windows)`` in nats, orderings
-    ``(samples, windows, n)`` and status codes ``(samples,)`` (:data:`SAMPLE_STATUS`) of
-    one task's samples.
+CERTIFIED_FIELDS = ("lo", "hi", "tail_weight", "rank", "passes")
+"""What a certified experiment stores beside the entropies (:class:`TaskResult`)."""
 
-    BLAS runs single-threaded inside a task, so the numbers are bit-identical however the
-    sweep is spread over workers; parallelism comes from running tasks side by side.
+
+class TaskResult(NamedTuple):
+    """One task's numbers, as :func:`compute_task` returns them."""
+
+    values: np.ndarray
+    """Entropies in nats, ``(samples, measures, m, windows)``."""
+    orders: np.ndarray
+    """Site orderings, ``(samples, windows, n)``."""
+    status: np.ndarray
+    """Status codes (:data:`SAMPLE_STATUS`), ``(samples,)``."""
+    certified: dict[str, np.ndarray] | None
+    """Certified experiments only (method ``streaming`` or ``auto``): ``lo``/``hi``
+    ``(samples, measures, m, windows)`` bounds in nats, and ``tail_weight`` (float),
+    ``rank`` and ``passes`` (int; 0 passes for a dense result), ``(samples, m, windows)``."""
+
+
+def _sketch_seed(point: EnsemblePoint, sample: int, window: int, m: int) -> int:
+    sequence = np.random.SeedSequence(point.root_seed, spawn_key=(*point.key, sample, window, m))
+    return int(sequence.generate_state(1)[0])
+
+
+def certified_entropies(
+    params: Params,
+    orders: np.ndarray,
+    point: EnsemblePoint,
+    sample: int,
+    backend: str = "numpy",
+    mapper: Mapper = serial_map,
+) -> dict[str, np.ndarray]:
+    """Streaming entropies of one network: ``values``, ``lo``, ``hi`` of shape
+    ``(len(measures), len(all_sizes), windows)`` and ``tail_weight``, ``rank``, ``passes``
+    of shape ``(len(all_sizes), windows)``; NaN (and -1) where a size does not apply.
+
+    Per ordering, sizes whose smaller side has at most ``exact_dim`` configurations share
+    one exactly summed reduced density matrix (the largest of them, reduced by partial
+    traces; each reports the one pass); every other size is certified on its own
+    (:func:`pipeline.numerics.streaming.streaming_spectrum`), with a sketch seeded by the
+    sample, ordering and size. ``psi`` is never formed.
+    """
+    from pipeline.architectures.tiles import NetworkTiles
+    from pipeline.numerics.xp import namespace
+
+    n, measures, options = point.n, point.measures, point.streaming
+    xp = namespace(backend)
+    shape = (len(measures), len(point.all_sizes), len(orders))
+    out = {key: np.full(shape, np.nan) for key in ("values", "lo", "hi")}
+    out["tail_weight"] = np.full(shape[1:], np.nan)
+    out["rank"] = np.full(shape[1:], -1, dtype=np.int64)
+    out["passes"] = np.full(shape[1:], -1, dtype=np.int64)
+    position = {m: i for i, m in enumerate(point.all_sizes)}
+
+    def record(result: Any, m: int, w: int) -> None:
+        value, lo, hi = result.entropies(measures)
+        i = position[m]
+        out["values"][:, i, w], out["lo"][:, i, w], out["hi"][:, i, w] = value, lo, hi
+        out["tail_weight"][i, w] = result.tail_weight
+        out["rank"][i, w], out["passes"][i, w] = result.rank, result.passes
+
+    def tiles(order: Sequence[int], m: int) -> NetworkTiles:
+        return NetworkTiles(point.architecture, params, n, point.hyper, order, m, backend)
+
+    for w, order in enumerate(orders.tolist()):
+        if point.subsystem.sites is not None:
+            sizes = [len(point.subsystem.sites[w])]
+        else:
+            sizes = list(point.sizes)
+        # exact sizes, nested along the ordering (m <= n/2) or its reverse (m > n/2)
+        for side, reverse in ((lambda m: m <= n - m, False), (lambda m: m > n - m, True)):
+            exact = [m for m in sizes if side(m) and 1 << min(m, n - m) <= options.exact_dim]
+            if not exact:
+                continue
+            cut = order[::-1] if reverse else order
+            cut_sizes = sorted((n - m if reverse else m) for m in exact)
+            top = cut_sizes[-1]
+            rho = exact_density(tiles(cut, top), options, mapper)
+            current = top
+            for size in reversed(cut_sizes):
+                if size != current:
+                    rho, current = partial_trace_last(rho, size, current, xp), size
+                record(exact_spectrum(rho, xp), n - size if reverse else size, w)
+            sizes = [m for m in sizes if m not in exact]
+        for m in sizes:
+            seeded = dataclasses.replace(options, seed=_sketch_seed(point, sample, w, m))
+            record(streaming_spectrum(tiles(order, m), measures, seeded, mapper), m, w)
+    return out
+
+
+def _dense_certified(values: np.ndarray, point: EnsemblePoint) -> dict[str, np.ndarray]:
+    """A dense result in a certified experiment: both bounds the value, no tail, 0 passes."""
+    measured = ~np.isnan(values[0])
+    ranks = np.asarray([1 << min(m, point.n - m) for m in point.all_sizes])[:, None]
+    return {
+        "values": values,
+        "lo": values.copy(),
+        "hi": values.copy(),
+        "tail_weight": np.where(measured, 0.0, np.nan),
+        "rank": np.where(measured, ranks, -1),
+        "passes": np.where(measured, 0, -1),
+    }
+
+
+def certified_sample(
+    point: EnsemblePoint, sample: int, backend: str = "numpy", mapper: Mapper = serial_map
+) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """Draw sample ``sample`` of ``point`` and measure it by the streaming method:
+    ``(certified, orders, status)`` (``certified`` as :func:`certified_entropies`)."""
+    network_rng, subsystem_rng = sample_generators(point.root_seed, (*point.key, sample))
+    orders = orders_for(point.subsystem, point.n, subsystem_rng)
+    params = point.architecture.init(network_rng, point.n, point.hyper)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = certified_entropies(params, orders, point, sample, backend, mapper)
+    except StateError as error:
+        nan = np.full((len(point.measures), len(point.all_sizes), len(orders)), np.nan)
+        return _dense_certified(nan, point), orders, SAMPLE_STATUS.index(error.cause)
+    return result, orders, SAMPLE_STATUS.index("ok")
+
+
+def compute_task(
+    sweep: Sweep, task: Task, backend: str, worker_bytes: int | None = None
+) -> TaskResult:
+    """One task's samples (:class:`TaskResult`): entropies ``(samples, measures, m,
+    windows)`` in nats, orderings ``(samples, windows, n)``, status codes ``(samples,)``
+    (:data:`SAMPLE_STATUS`), and for certified experiments their bounds and costs.
+
+    The method is the experiment's; ``auto`` streams where the dense task's estimate
+    exceeds ``worker_bytes`` (the worker's memory limit; default this machine's available
+    memory). BLAS runs single-threaded inside a task, so the numbers are bit-identical
+    however the sweep is spread over workers; parallelism comes from running tasks side
+    by side.
     """
     from threadpoolctl import threadpool_limits
 
     point = EnsemblePoint.of(sweep, task)
+    experiment = sweep.experiments[task.experiment]
+    method = task_method(experiment, point.n, itemsize(sweep), worker_bytes)
     xp = namespace(resolve_backend(backend))
     dtype = complex_dtype(xp, sweep.dtype)
+    samples = range(task.start, task.stop)
     with threadpool_limits(limits=1, user_api="blas"):
-        results = [
-            sample_entropies(point, sample, xp, dtype) for sample in range(task.start, task.stop)
-        ]
-    values, orders, status = zip(*results, strict=True)
-    return np.stack(values), np.stack(orders), np.asarray(status, dtype=np.int8)
+        if method == "streaming":
+            certified_results = [
+                certified_sample(point, sample, resolve_backend(backend)) for sample in samples
+            ]
+            records, orders, status = zip(*certified_results, strict=True)
+        else:
+            results = [sample_entropies(point, sample, xp, dtype) for sample in samples]
+            values, orders, status = zip(*results, strict=True)
+            records = tuple(_dense_certified(v, point) for v in values)
+    stacked = {key: np.stack([r[key] for r in records]) for key in ("values", *CERTIFIED_FIELDS)}
+    return TaskResult(
+        values=stacked.pop("values"),
+        orders=np.stack(orders),
+        status=np.asarray(status, dtype=np.int8),
+        certified=stacked if experiment.certified else None,
+    )

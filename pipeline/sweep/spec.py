@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.architectures import get_architecture, make_hyper
+from pipeline.numerics.streaming import StreamingOptions
 from pipeline.sweep.cluster import ClusterSpec
 from pipeline.sweep.subsystems import SubsystemSpec
 
@@ -25,6 +26,12 @@ N_MAX = 34
 
 
 DTYPES = ("complex128", "complex64")
+
+
+METHODS = ("dense", "streaming", "auto")
+"""How an experiment's spectra are computed: from the full state vector (``dense``), from
+tiles of it with certified intervals (``streaming``, :mod:`pipeline.numerics.streaming`),
+or streaming only where the dense task would not fit a worker (``auto``)."""
 
 
 NOT_DIGESTED = ("cluster", "description")
@@ -120,6 +127,16 @@ class Experiment:
     """Hyperparameters given as scalars ``(key, value)``; the rest take defaults."""
     subsystem: SubsystemSpec
     """Which subsystems are measured."""
+    method: str = "dense"
+    """One of :data:`METHODS`."""
+    streaming: StreamingOptions = field(default_factory=StreamingOptions)
+    """Tolerance, rank limit, block and exact threshold of the streaming method."""
+
+    @property
+    def certified(self) -> bool:
+        """True when results may be certified intervals (method ``streaming`` or ``auto``):
+        the store then holds ``S_x_lo``/``S_x_hi``, ``tail_weight``, ``rank``, ``passes``."""
+        return self.method != "dense"
 
     @property
     def grid_shape(self) -> tuple[int, ...]:

@@ -28,6 +28,13 @@ Format (``#`` comments are TOML comments)::
     m = "1..n//2-2"            # int, list of ints, "a..b" (inclusive) or one expression "e"
     windows = 10               # window/random: per sample (default 1); first: 1 only
     # sites = [[0, 1], [0, 2, 5]]   # explicit only (then no m and no windows)
+    method = "dense"           # dense (default) | streaming | auto (streaming where the
+                               #   dense task would not fit a worker)
+    [experiment.streaming]     # optional, for streaming/auto (DESIGN section 6)
+    tolerance = 1e-8           # target width of each certified interval, nats
+    max_rank = 1024            # largest basis; the interval there is reported however wide
+    block = 64                 # basis columns added per pass
+    exact_dim = 256            # cuts with 2^|A| up to this are summed exactly
 
 Measures: ``vn`` (von Neumann), ``renyi<alpha>`` with ``alpha`` a positive number other
 than 1 written without superfluous zeros (``renyi2``, ``renyi0.5``), ``inf``
@@ -55,10 +62,20 @@ from typing import Any, NoReturn
 
 from pipeline.architectures import REGISTRY, Architecture, get_architecture, make_hyper
 from pipeline.numerics.measures import measure_order
+from pipeline.numerics.streaming import StreamingOptions
 from pipeline.numerics.xp import BACKENDS
 from pipeline.sweep.cluster import ClusterSpec
 from pipeline.sweep.sizes import parse_range
-from pipeline.sweep.spec import DTYPES, N_MAX, N_MIN, NOT_DIGESTED, Experiment, SpecError, Sweep
+from pipeline.sweep.spec import (
+    DTYPES,
+    METHODS,
+    N_MAX,
+    N_MIN,
+    NOT_DIGESTED,
+    Experiment,
+    SpecError,
+    Sweep,
+)
 from pipeline.sweep.subsystems import KINDS, SubsystemSpec
 
 _TOP_KEYS = ("name", "seed", "backend", "dtype", "description", "cluster", "experiment")
@@ -73,7 +90,12 @@ _EXPERIMENT_KEYS = (
     "measures",
     "hyper",
     "subsystem",
+    "method",
+    "streaming",
 )
+
+
+_STREAMING_KEYS = ("tolerance", "max_rank", "block", "exact_dim")
 
 
 _SUBSYSTEM_KEYS = ("kind", "m", "windows", "sites")
@@ -354,6 +376,8 @@ def _parse_experiment(check: _Checker, table: Any, index: int) -> Experiment:
     subsystem = _parse_subsystem(check, table["subsystem"], f"{path}.subsystem", n)
     hyper = check.table(table.get("hyper", {}), f"{path}.hyper")
     axes, fixed = _parse_hyper(check, hyper, f"{path}.hyper", architecture, n)
+    method = check.choice(table.get("method", "dense"), f"{path}.method", METHODS)
+    streaming = _parse_streaming(check, table.get("streaming", {}), f"{path}.streaming", method)
     return Experiment(
         index=index,
         name=name,
@@ -365,6 +389,29 @@ def _parse_experiment(check: _Checker, table: Any, index: int) -> Experiment:
         hyper_axes=axes,
         hyper_fixed=fixed,
         subsystem=subsystem,
+        method=method,
+        streaming=streaming,
+    )
+
+
+def _parse_streaming(check: _Checker, value: Any, path: str, method: str) -> StreamingOptions:
+    table = check.table(value, path)
+    check.keys(table, path, _STREAMING_KEYS, ())
+    if table and method == "dense":
+        check.fail(path, 'streaming options need method = "streaming" or "auto"')
+    defaults = StreamingOptions()
+    tolerance = table.get("tolerance", defaults.tolerance)
+    if not isinstance(tolerance, int | float) or isinstance(tolerance, bool) or not tolerance > 0:
+        check.fail(f"{path}.tolerance", f"expected a number > 0 (nats), got {tolerance!r}")
+    block = check.integer(table.get("block", defaults.block), f"{path}.block", minimum=1)
+    max_rank = check.integer(
+        table.get("max_rank", defaults.max_rank), f"{path}.max_rank", minimum=block
+    )
+    exact_dim = check.integer(
+        table.get("exact_dim", defaults.exact_dim), f"{path}.exact_dim", minimum=1, maximum=1 << 14
+    )
+    return StreamingOptions(
+        tolerance=float(tolerance), max_rank=max_rank, block=block, exact_dim=exact_dim
     )
 
 

@@ -274,7 +274,7 @@ def test_driver_sigkill_then_rerun(tmp_path):
     sweep = parse_spec(SLOW_SPEC)
     expected = np.full(load(store)["sn"].ds.S_vn.shape, np.nan)
     for task in iter_tasks(sweep):
-        values, _, _ = compute_task(sweep, task, "numpy")  # (samples, measures, m, windows)
+        values, _, _, _ = compute_task(sweep, task, "numpy")  # (samples, measures, m, windows)
         expected[(task.n_index, *task.grid_index, slice(None), slice(task.start, task.stop))] = (
             np.moveaxis(values[:, 0], 0, 1)
         )
