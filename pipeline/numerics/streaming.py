@@ -38,7 +38,7 @@ import numpy as np
 
 from pipeline.numerics.certify import Certificate, fp_budget
 from pipeline.numerics.entropy import clean_probs
-from pipeline.numerics.xp import complex_of, to_numpy
+from pipeline.numerics.xp import complex_of, namespace, to_numpy
 
 TILE_CONFIGS = 1 << 18
 """Configurations per tile (``D_A`` rows times the tile's columns), at least
@@ -214,8 +214,6 @@ def chunk_pass(
     source: TileSource, spec: PassSpec, tiles: Sequence[tuple[int, int, int]]
 ) -> Partial:
     """Accumulate one chunk: ``tiles`` are ``(tile index, start, stop)`` column ranges."""
-    from pipeline.numerics.xp import namespace
-
     xp = namespace(source.backend)
     rows = source.rows
     acc: Any = None
@@ -321,8 +319,6 @@ def exact_density(
 ) -> Any:
     """The reduced density matrix of the rows, ``sum_J T_J T_J^H / N^2``, in one pass:
     ``(D_A, D_A)`` Hermitian, unit trace, in the source's namespace."""
-    from pipeline.numerics.xp import namespace
-
     xp = namespace(source.backend)
     total = run_pass(source, PassSpec("gram"), options or StreamingOptions(), mapper, xp)
     rho = total.acc / xp.asarray(total.norm2, dtype=total.acc.dtype)
@@ -393,8 +389,6 @@ def streaming_spectrum(
 def _streaming_spectrum(
     source: TileSource, measures: Sequence[str], options: StreamingOptions, mapper: Mapper
 ) -> StreamingSpectrum:
-    from pipeline.numerics.xp import namespace
-
     xp = namespace(source.backend)
     rows = source.rows
     if rows > source.columns:
@@ -458,7 +452,5 @@ class ArraySource:
         return int(self.matrix.shape[1])
 
     def __call__(self, start: int, stop: int) -> Any:
-        from pipeline.numerics.xp import namespace
-
         xp = namespace(self.backend)
         return xp.asarray(self.matrix[:, start:stop], dtype=xp.complex128)

@@ -244,7 +244,6 @@ def certified_entropies(
     sample, ordering and size. ``psi`` is never formed.
     """
     from pipeline.architectures.tiles import NetworkTiles
-    from pipeline.numerics.xp import namespace
 
     n, measures, options = point.n, point.measures, point.streaming
     xp = namespace(backend)
@@ -340,14 +339,13 @@ def compute_task(
     point = EnsemblePoint.of(sweep, task)
     experiment = sweep.experiments[task.experiment]
     method = task_method(experiment, point.n, itemsize(sweep), worker_bytes)
-    xp = namespace(resolve_backend(backend))
+    backend = resolve_backend(backend)
+    xp = namespace(backend)
     dtype = complex_dtype(xp, sweep.dtype)
     samples = range(task.start, task.stop)
     with threadpool_limits(limits=1, user_api="blas"):
         if method == "streaming":
-            certified_results = [
-                certified_sample(point, sample, resolve_backend(backend)) for sample in samples
-            ]
+            certified_results = [certified_sample(point, sample, backend) for sample in samples]
             records, orders, status = zip(*certified_results, strict=True)
         else:
             results = [sample_entropies(point, sample, xp, dtype) for sample in samples]

@@ -27,6 +27,17 @@ KINDS = {
     "random": SubsystemSpec("random", "3..6", 2, None),
     "explicit": SubsystemSpec("explicit", None, None, ((0, 3, 7), (1, 2, 4, 5, 8))),
 }
+SMALL_SPEC = """
+name = "t"
+seed = 1
+[[experiment]]
+name = "sn"
+architecture = "sn"
+n = 8
+samples = 1
+measures = ["vn"]
+subsystem = {kind = "first", m = 4}
+"""
 # small exact threshold and block, so that most cuts go through the certified sketch
 OPTIONS = StreamingOptions(block=8, max_rank=64, exact_dim=4)
 
@@ -130,41 +141,16 @@ def _only_task(text: str, method: str):
     ],
 )
 def test_bad_streaming_settings_are_one_line_errors(extra, message):
-    text = f"""
-name = "t"
-seed = 1
-[[experiment]]
-name = "sn"
-architecture = "sn"
-n = 8
-samples = 1
-measures = ["vn"]
-subsystem = {{kind = "first", m = 4}}
-{extra}
-"""
     with pytest.raises(SpecError) as error:
-        parse_spec(text, source="s.toml")
+        parse_spec(SMALL_SPEC + extra, source="s.toml")
     assert str(error.value).startswith(f"s.toml: {message}")
     assert "\n" not in str(error.value)
 
 
 def test_options_reach_the_point():
     sweep = parse_spec(
-        """
-name = "t"
-seed = 1
-[[experiment]]
-name = "sn"
-architecture = "sn"
-n = 8
-samples = 1
-measures = ["vn"]
-method = "streaming"
-subsystem = {kind = "first", m = 4}
-[experiment.streaming]
-tolerance = 1e-6
-max_rank = 128
-"""
+        SMALL_SPEC
+        + 'method = "streaming"\n[experiment.streaming]\ntolerance = 1e-6\nmax_rank = 128\n'
     )
     experiment = sweep.experiments[0]
     assert experiment.certified
