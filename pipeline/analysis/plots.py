@@ -3,7 +3,10 @@
 Every figure function takes xarray objects (a DataTree from :func:`pipeline.load`, one
 experiment's Dataset, or several), computes its statistics with :mod:`pipeline.analysis`
 (per sample the mean over windows, then the mean and standard error over samples) and
-returns a :class:`matplotlib.figure.Figure`. Nothing is shown and no global pyplot state is
+returns a :class:`matplotlib.figure.Figure`. Error bars and bands are the standard error,
+and for experiments measured by the streaming method the standard error plus the
+half-width of the certified interval of the mean
+(:func:`pipeline.analysis.stats.measure_stats`). Nothing is shown and no global pyplot state is
 used; axis labels come from the variables' ``long_name`` and ``units``. Only
 :func:`plot_store` touches the file system.
 
@@ -32,7 +35,7 @@ import xarray as xr
 
 from pipeline.analysis.datasets import axis_label, experiments, hyper_dims, largest_size
 from pipeline.analysis.fits import bound_constant, fit_log_slope
-from pipeline.analysis.stats import dicke_reference, ensemble_stats, page_reference
+from pipeline.analysis.stats import dicke_reference, measure_stats, page_reference
 from pipeline.numerics.measures import measure_order, variable_measure
 
 if TYPE_CHECKING:  # matplotlib is imported where figures are made: the CLI starts quickly
@@ -44,6 +47,7 @@ FORMATS = ("png", "pdf")
 
 
 BAND_ALPHA = 0.25
+ERROR_LABELS = {False: "standard error", True: "(SE + certified half-width)"}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 LINESTYLES = ("-", "--", "-.", ":")
 
@@ -157,15 +161,17 @@ def _style(index: int) -> dict[str, Any]:
     return {"marker": MARKERS[index % len(MARKERS)], "ls": LINESTYLES[index % len(LINESTYLES)]}
 
 
-def _band_legend(ax: Axes, **kwargs: Any) -> None:
+def _band_legend(ax: Axes, certified: bool = False, **kwargs: Any) -> None:
     """The axes' legend, with an entry saying what the shaded bands are when there are
-    any."""
+    any (``certified``: the standard error plus the certified half-width)."""
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
     handles, _ = ax.get_legend_handles_labels()
     if any(isinstance(c, PolyCollection) for c in ax.collections):
-        band = Patch(facecolor="0.5", alpha=BAND_ALPHA, label="shaded: +-1 standard error")
+        band = Patch(
+            facecolor="0.5", alpha=BAND_ALPHA, label=f"shaded: +-1 {ERROR_LABELS[certified]}"
+        )
         handles.append(band)
     ax.legend(handles=handles, **kwargs)
 
@@ -213,7 +219,7 @@ def plot_entropy_vs_size(
     for name, ds in sets.items():
         if measure not in ds:
             continue
-        st = ensemble_stats(ds[measure])
+        st = measure_stats(ds, measure)
         chosen = n if n is not None and n in ds["n"].values else _default_n(st["mean"], 2)
         sizes = _finite_sizes(st["mean"], chosen) if chosen is not None else []
         if len(sizes) < 2:
@@ -231,7 +237,7 @@ def plot_entropy_vs_size(
         for index, (label, selection) in enumerate(_grid_points(st["mean"], dims, name)):
             point = st.sel(selection).sel(m=sizes)
             x = point["m"].values.astype(float)
-            mean, se = point["mean"].values, point["se"].values
+            mean, se = point["mean"].values, point["error"].values
             (line,) = ax.plot(x, mean, markersize=3, label=label, **_style(index))
             if np.any(np.isfinite(se)):
                 ax.fill_between(
@@ -244,7 +250,8 @@ def plot_entropy_vs_size(
         ax.set_xlabel(axis_label(ds["m"], "m"))
         ax.set_ylabel(axis_label(ds[measure], measure))
         ax.set_title(title, fontsize="medium")
-        _band_legend(ax, title=_legend_title(dims), fontsize="small")
+        certified = f"{measure}_lo" in ds
+        _band_legend(ax, certified, title=_legend_title(dims), fontsize="small")
     return figure
 
 
@@ -274,7 +281,7 @@ def plot_cosnet_hidden(
     if hidden_dim not in ds.dims:
         raise ValueError(f"plot_cosnet_hidden: the Dataset has no {hidden_dim!r} axis")
     name = name or str(ds.attrs.get("experiment", "random_feature"))
-    st = ensemble_stats(ds[measure])
+    st = measure_stats(ds, measure)
     measured = sorted({s for n in ds["n"].values for s in _finite_sizes(st["mean"], int(n))})
     if not measured:
         raise ValueError(f"plot_cosnet_hidden: {name} has no finite {measure}")
@@ -295,7 +302,7 @@ def plot_cosnet_hidden(
             container = ax.errorbar(
                 hidden,
                 point["mean"].values,
-                yerr=point["se"].values,
+                yerr=point["error"].values,
                 marker="o",
                 markersize=4,
                 capsize=0,
@@ -325,7 +332,7 @@ def plot_dicke(ds: xr.Dataset, measure: str | None = None, name: str | None = No
     measure = _measure({"": ds}, measure)
     name = name or str(ds.attrs.get("experiment", "dicke"))
     alpha = measure_order(variable_measure(measure))
-    st = ensemble_stats(ds[measure])
+    st = measure_stats(ds, measure)
     figure, (ax,) = _panel_grid(1, 8.5, 4.0)
     ticks: list[int] = []
     for n_value in ds["n"].values:
@@ -363,12 +370,12 @@ def _entropy_vs_n_panels(sets: dict[str, xr.Dataset], measure: str) -> list[tupl
     for name, ds in sets.items():
         if measure not in ds or ds.sizes["n"] < 3:
             continue
-        st = ensemble_stats(ds[measure])
+        st = measure_stats(ds, measure)
         top = largest_size(st["mean"])
         other = [d for d in top.dims if d != "n"]
         present = top.notnull().any(other) if other else top.notnull()
         if int(present.sum()) >= 3:
-            panels.append((name, ds, top, largest_size(st["se"])))
+            panels.append((name, ds, top, largest_size(st["error"])))
     return panels
 
 
@@ -487,8 +494,11 @@ def plot_entropy_vs_k(source: Any, measure: str | None = None, n: int | None = N
         raise ValueError("no experiment has three or more values of k at one n to plot")
     figure, axes = _panel_grid(len(panels))
     for ax, (name, ds, n_value, k_dim) in zip(axes, panels, strict=True):
-        st = ensemble_stats(ds[measure])
-        top, top_se = largest_size(st["mean"]).sel(n=n_value), largest_size(st["se"]).sel(n=n_value)
+        st = measure_stats(ds, measure)
+        top, top_se = (
+            largest_size(st["mean"]).sel(n=n_value),
+            largest_size(st["error"]).sel(n=n_value),
+        )
         m_value = int(top["m"])
         k = ds["k"].sel(n=n_value)
         others = [d for d in hyper_dims(top) if d != k_dim]
@@ -539,13 +549,13 @@ def plot_entropy_vs_k(source: Any, measure: str | None = None, n: int | None = N
 
 def _single_size(ds: xr.Dataset, measure: str) -> bool:
     """Whether every ``n`` has at most one measured size (a sweep at fixed ``|A|``)."""
-    mean = ensemble_stats(ds[measure])["mean"]
+    mean = measure_stats(ds, measure)["mean"]
     counts = [len(_finite_sizes(mean, int(n))) for n in ds["n"].values]
     return max(counts, default=0) == 1
 
 
 def _has_sizes(ds: xr.Dataset, measure: str, minimum: int) -> bool:
-    mean = ensemble_stats(ds[measure])["mean"]
+    mean = measure_stats(ds, measure)["mean"]
     return _default_n(mean, minimum) is not None
 
 

@@ -85,6 +85,39 @@ def ensemble_stats(da: xr.DataArray, dim: str = "sample", window_dim: str = "win
     return xr.Dataset({"mean": mean, "se": se, "count": count})
 
 
+def measure_stats(ds: xr.Dataset, measure: str) -> xr.Dataset:
+    """:func:`ensemble_stats` of ``ds[measure]`` and the error bar to draw.
+
+    Adds ``error``: the standard error where the values are exact (dense), and where the
+    store holds certified bounds ``<measure>_lo`` and ``<measure>_hi`` (the streaming
+    method), the standard error (0 for a single sample) plus the half-width of the
+    certified interval of the mean, ``(mean(hi) - mean(lo)) / 2``. Certified experiments
+    also get ``lo`` and ``hi`` (the ensemble means of the bounds) and ``certified_width``,
+    the worst
+    certified width ``max(hi - lo)`` over samples and windows. All in nats.
+
+    >>> ds = xr.Dataset({"S_vn": ("sample", [1.0, 3.0]), "S_vn_lo": ("sample", [0.9, 2.9]),
+    ...                  "S_vn_hi": ("sample", [1.1, 3.3])})
+    >>> st = measure_stats(ds, "S_vn")  # se 1, mean interval [1.9, 2.2]
+    >>> round(float(st["error"]), 6), round(float(st["certified_width"]), 6)
+    (1.15, 0.4)
+    """
+    st = ensemble_stats(ds[measure])
+    lo_name, hi_name = f"{measure}_lo", f"{measure}_hi"
+    if lo_name not in ds or hi_name not in ds:
+        return st.assign(error=st["se"])
+    lo = ensemble_stats(ds[lo_name])["mean"]
+    hi = ensemble_stats(ds[hi_name])["mean"]
+    spread = ds[hi_name] - ds[lo_name]
+    width = spread.max([d for d in ("sample", "window") if d in spread.dims], skipna=True)
+    error = st["se"].fillna(0.0).where(st["mean"].notnull()) + (hi - lo) / 2
+    attrs = dict(ds[measure].attrs)
+    long_name = attrs.get("long_name", measure)
+    error.attrs = {**attrs, "long_name": f"standard error + certified half-width of {long_name}"}
+    width.attrs = {**attrs, "long_name": f"worst certified width of {long_name}"}
+    return st.assign(error=error, lo=lo, hi=hi, certified_width=width)
+
+
 def status_counts(ds: xr.Dataset) -> dict[str, int]:
     """Samples per status (``ok``, ``pending``, ``zero``, ``nonfinite``; see
     :data:`pipeline.sweep.sample.SAMPLE_STATUS`) of one experiment's Dataset.

@@ -15,7 +15,7 @@ import xarray as xr
 from pipeline import store
 from pipeline.analysis.datasets import experiments, hyper_dims, largest_size
 from pipeline.analysis.fits import bound_ratio, fit_log_slope
-from pipeline.analysis.stats import ensemble_stats, status_counts
+from pipeline.analysis.stats import measure_stats, status_counts
 from pipeline.numerics.references import page_entropy
 from pipeline.sweep.spec import Sweep
 
@@ -24,14 +24,17 @@ def summary_table(path: Path, sweep: Sweep) -> str:
     """The table ``nqs-ent run`` prints: per ``(experiment, n, grid point)``, the rows of
     :func:`summarize` for the experiment's first measure (mean +- standard error over
     samples, of the mean over windows, at the largest measured size ``<= n/2``), the
-    samples averaged against those asked for, and the tasks done. Samples whose state
+    samples averaged against those asked for, the tasks done and, for experiments with
+    certified intervals, the worst certified width (nats). Samples whose state
     could not be normalised are counted by cause below the table."""
     from pipeline.numerics.measures import measure_variable
 
     tree = store.load(path)
+    certified = any(experiment.certified for experiment in sweep.experiments)
     lines = [
         f"{'experiment':<18} {'n':>3} {'grid point':<22} {'k':>5} {'m':>3}  "
         f"{'measure':<8} {'mean':>8} {'SE':>8} {'samples':>9}  done"
+        + ("  worst width" if certified else "")
     ]
     not_ok: dict[str, int] = {}
     for experiment in sweep.experiments:
@@ -45,6 +48,7 @@ def summary_table(path: Path, sweep: Sweep) -> str:
                 f"{_int(row.k):>5} {_int(row.m):>3}  {measure:<8} "
                 f"{_fmt(row.mean):>8} {_fmt(row.se):>8} "
                 f"{f'{row.samples}/{experiment.samples}':>9}  {tasks}/{ds.sizes['block']}"
+                + (f"  {row.width:11.1e}" if experiment.certified else "")
             )
         for cause, count in status_counts(ds).items():
             if cause not in ("ok", "pending") and count:
@@ -76,13 +80,16 @@ def summarize(source: Any, measure: str = "S_vn") -> Any:
 
     Columns: ``experiment``, ``architecture``, ``n``, ``point`` (the swept
     hyperparameters), ``k``, ``m`` (the largest measured size ``<= n/2``), ``mean`` and
-    ``se`` (nats, at that ``m``; :func:`ensemble_stats`), ``samples`` (with a finite
-    value there), ``page`` (Page's value there), ``slope_log_m`` with ``slope_log_m_low``
-    and ``slope_log_m_high`` (fit of ``S`` against ``log |A|`` over the measured sizes
-    of that ``n``), ``slope_log_n`` with its interval (fit of the largest-size ``S``
-    against ``log n`` over the experiment's ``n``; the same on every row of a grid point)
-    and ``bound_ratio`` (the largest ``S / (k log n)`` over the sizes). Fits that lack
-    points are NaN.
+    ``se`` (nats, at that ``m``; :func:`pipeline.analysis.stats.ensemble_stats`),
+    ``samples`` (with a finite value there), ``page`` (Page's value there),
+    ``slope_log_m`` with ``slope_log_m_low`` and ``slope_log_m_high`` (fit of ``S``
+    against ``log |A|`` over the measured sizes of that ``n``), ``slope_log_n`` with its
+    interval (fit of the largest-size ``S`` against ``log n`` over the experiment's ``n``;
+    the same on every row of a grid point), ``bound_ratio`` (the largest
+    ``S / (k log n)`` over the sizes) and ``width`` (the worst certified width over the
+    sizes, samples and windows of a streamed experiment; NaN for dense ones). Fits weigh
+    each point by its standard error, plus the certified half-width where streamed
+    (:func:`pipeline.analysis.stats.measure_stats`). Fits that lack points are NaN.
 
     Parameters
     ----------
@@ -133,12 +140,14 @@ def summarize(source: Any, measure: str = "S_vn") -> Any:
     for name, ds in experiments(source).items():
         if measure not in ds:
             continue
-        st = ensemble_stats(ds[measure])
-        fit_m = fit_log_slope(st["mean"], st["se"], dim="m")
+        st = measure_stats(ds, measure)
+        fit_m = fit_log_slope(st["mean"], st["error"], dim="m")
         top = largest_size(st["mean"])
         top_se = largest_size(st["se"])
+        top_error = largest_size(st["error"])
+        width = st["certified_width"].max("m", skipna=True) if "certified_width" in st else None
         top_count = largest_size(st["count"].astype(float).where(st["mean"].notnull()))
-        fit_n = fit_log_slope(top.drop_vars("m"), top_se.drop_vars("m"), dim="n")
+        fit_n = fit_log_slope(top.drop_vars("m"), top_error.drop_vars("m"), dim="n")
         if "k" in ds:
             ratio = bound_ratio(st["mean"], ds["k"]).max("m", skipna=True)
         else:
@@ -172,6 +181,7 @@ def summarize(source: Any, measure: str = "S_vn") -> Any:
                         "slope_log_n_low": float(fit_n["slope_ci_low"].isel(hyper)),
                         "slope_log_n_high": float(fit_n["slope_ci_high"].isel(hyper)),
                         "bound_ratio": float(ratio.isel(index)),
+                        "width": math.nan if width is None else float(width.isel(index)),
                     }
                 )
     return pd.DataFrame(rows)

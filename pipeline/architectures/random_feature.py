@@ -141,6 +141,51 @@ def product_form(
     return xp.concat(lefts, axis=1), right
 
 
+def product_grams(
+    params: Params, n: int, hyper: RandomFeatureHyper, sites: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Gram matrices of a ``cos`` or ``sin`` network as ``K = 4 N_h`` product states
+    across ``A = sites | B``, at any ``n`` (NumPy, ``O(K^2 n)``): the exact reference
+    beyond dense sizes, for :func:`pipeline.numerics.spectra.gram_schmidt_probs`. None for
+    other activations.
+
+    ``cos(t) = (e^{it} + e^{-it}) / 2`` and ``sin(t) = (e^{it} - e^{-it}) / 2i`` make each
+    hidden unit two product states ``c e^{i sigma (w.s)}`` (``sigma = +-1``,
+    ``c = a e^{i sigma b} / 2``, or ``/ 2i`` times ``sigma`` for ``sin``, times ``i`` in the
+    imaginary channel), whose overlaps factorise over sites:
+    ``<e^{i t_a s}|e^{i t_b s}> = 2 cos(t_b - t_a)`` per site. Returns ``(L^H L, R^T
+    conj(R))`` for ``psi = L R^T``, each divided by ``2^|A|`` or ``2^|B|`` (unit-modulus
+    diagonal, so no overflow at any ``n``; off-diagonal overlaps may underflow to 0, as
+    they should).
+    """
+    if hyper.activation not in ("cos", "sin"):
+        return None
+    sites_a = [int(site) for site in sites]
+    sites_b = [site for site in range(n) if site not in set(sites_a)]
+    coefficients, phases = [], []
+    for channel, unit in (("re", 1.0), ("im", 1j)):
+        weight = np.asarray(params[f"{channel}.W"], dtype=np.float64)
+        bias = np.asarray(params[f"{channel}.b"], dtype=np.float64)
+        output = np.asarray(params[f"{channel}.a"], dtype=np.float64)
+        for sigma in (1.0, -1.0):
+            c = output * np.exp(1j * sigma * bias) / 2
+            if hyper.activation == "sin":
+                c = c * sigma / 1j
+            coefficients.append(unit * c)
+            phases.append(sigma * weight)
+    c = np.concatenate(coefficients)
+    theta = np.concatenate(phases)  # (K, n)
+
+    def overlaps(side: list[int]) -> np.ndarray:
+        gram = np.ones((len(c), len(c)))
+        for site in side:
+            gram *= np.cos(theta[None, :, site] - theta[:, None, site])
+        return gram
+
+    gram_left = np.conj(c)[:, None] * overlaps(sites_a) * c[None, :]
+    return gram_left.astype(np.complex128), overlaps(sites_b).astype(np.complex128)
+
+
 def full_values(params: Params, n: int, hyper: RandomFeatureHyper, xp: Any, real_dtype: Any) -> Any:
     """All ``2^n`` amplitudes of a ``cos``/``sin`` network as one GEMM of the halves'
     features (:func:`product_form` across the first ``n // 2`` sites) instead of

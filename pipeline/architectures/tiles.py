@@ -19,7 +19,7 @@ from pipeline.architectures.base import Architecture, Params
 from pipeline.architectures.states import basis_spins
 from pipeline.numerics.xp import namespace
 
-EVAL_CONFIGS = 1 << 16
+EVAL_CONFIGS = 1 << 15
 """Configurations per call of the network inside a tile (bounds its intermediates)."""
 
 

@@ -361,3 +361,9 @@ def cmd_bench_states(args: argparse.Namespace) -> int:
 
     peer = Path(args.peer) if args.peer else PEER
     return _verdict(bench_states(args.n, args.author_python, peer=peer))
+
+
+def cmd_bench_streaming(args: argparse.Namespace) -> int:
+    from pipeline.bench.streaming import bench_streaming
+
+    return _verdict(bench_streaming(args.sizes, args.workers, args.dense_max))

@@ -266,6 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--peer", default=None, help="the author's code (default ../shared/peers/bound-nqs)"
     )
     p.set_defaults(func=commands.cmd_bench_states)
+    p = which.add_parser("streaming", help="certified entropies beyond dense sizes (MLP-NQS)")
+    p.add_argument("--sizes", type=_sizes, default=[24, 28, 32], help="spins (default 24,28,32)")
+    p.add_argument("--workers", type=_positive, default=None, help="workers (default: cores)")
+    p.add_argument(
+        "--dense-max", type=_positive, default=24, help="largest n also run dense (default 24)"
+    )
+    p.set_defaults(func=commands.cmd_bench_streaming)
     p = which.add_parser("planning", help="validate and resume at 10^5-10^6 tasks")
     p.add_argument("--tasks", type=_positive, default=1_000_000, help="tasks to validate")
     p.add_argument(

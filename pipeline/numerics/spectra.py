@@ -326,6 +326,20 @@ def product_schmidt_probs(left: Any, right: Any, xp: Any) -> Any:
     """
     gram_right = xp.matmul(xp.matrix_transpose(right), xp.conj(right))
     gram_left = xp.matmul(xp.conj(xp.matrix_transpose(left)), left)
+    return gram_schmidt_probs(gram_left, gram_right, xp)
+
+
+def gram_schmidt_probs(gram_left: Any, gram_right: Any, xp: Any) -> Any:
+    """Schmidt probabilities of ``psi = L R^T`` from its ``K x K`` Gram matrices alone,
+    ``gram_left = L^H L`` and ``gram_right = R^T conj(R)`` (any scale: the result is
+    normalised), without ever forming ``L``, ``R`` or ``psi``: the exact path for states
+    given as ``K`` product states at any ``n`` (see :func:`product_schmidt_probs`).
+
+    >>> import array_api_compat.numpy as xp
+    >>> ghz = xp.eye(2, dtype=xp.complex128) * 2.0**40  # |0..0>|0..0> + |1..1>|1..1>
+    >>> [round(float(p), 12) for p in gram_schmidt_probs(ghz, ghz, xp)]
+    [0.5, 0.5]
+    """
     values, vectors = xp.linalg.eigh(gram_right)
     root = vectors * xp.sqrt(xp.where(values > 0, values, xp.zeros_like(values)))[None, :]
     middle = xp.matmul(xp.conj(xp.matrix_transpose(root)), xp.matmul(gram_left, root))

@@ -11,8 +11,13 @@ are (:func:`streaming_spectrum` takes a ``mapper``; :mod:`pipeline.run` gives a 
 
 - ``D_A <= exact_dim``: the reduced density matrix ``sum_J T_J T_J^H / N^2`` is summed
   exactly in one pass; its eigenvalues are the spectrum.
-- larger ``D_A``: block Krylov (Lanczos with full reorthogonalisation) from a Gaussian
-  sketch ``Y = M Omega``. Pass ``k`` applies ``rho`` to the newest orthonormal block
+- larger ``D_A``: the first pass applies ``rho`` to a Gaussian block ``Omega`` of ``D_A``
+  rows and ``2 block`` columns and also sums the Gram matrix ``Omega^H rho Omega`` of the
+  tiles' ``T^H Omega``: that alone certifies (:func:`one_pass_ritz`, the Nystrom
+  approximation), and for the decaying spectra of networks it usually suffices (an
+  MLP-NQS at n = 26-28, half cut: one pass, width 1-2e-9). Otherwise block Krylov (Lanczos
+  with full reorthogonalisation) goes on from ``orth(rho Omega)``: pass ``k`` applies
+  ``rho`` to the newest orthonormal block
   (``sum_J T_J (T_J^H Q_k)``, nothing of size ``D_B`` kept); the projections of that
   product give the compressed matrix ``K^H rho K`` on the whole basis ``K`` and hence its
   Ritz values, and its orthogonalised remainder is the next block. After every pass the
@@ -22,21 +27,22 @@ are (:func:`streaming_spectrum` takes a ``mapper``; :mod:`pipeline.run` gives a 
 
 Scale: log-amplitudes can exceed the floating-point range, so the first pass keeps a
 running shift per chunk (its largest real log-amplitude, or log of its largest modulus),
-rescaling the chunk's sums when it grows; chunks are combined at the largest shift, which
-later passes use as a fixed shift. Every pass also sums ``N^2 = sum |T|^2``, so each
-certificate is formed from sums of the same pass. Memory: ``O(D_A * max_rank + tile)``.
+rescaling the chunk's sums when it grows; chunks are combined in order at the running
+largest shift, which later passes use as a fixed shift. Every pass also sums
+``N^2 = sum |T|^2``, so each certificate is formed from sums of the same pass.
+Memory: ``O(D_A * max_rank + tile)``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from pipeline.numerics.certify import Certificate, fp_budget
+from pipeline.numerics.certify import FP_ULPS, Certificate, fp_budget
 from pipeline.numerics.entropy import clean_probs
 from pipeline.numerics.xp import complex_of, namespace, to_numpy
 
@@ -87,12 +93,13 @@ class StreamingOptions:
     """Target width, in nats, of every measure's certified interval."""
     max_rank: int = 1024
     """Largest basis; the interval reached there is reported however wide it is."""
-    block: int = 64
-    """Columns added to the basis per pass (the sketch's width)."""
+    block: int = 128
+    """Columns added to the basis per pass after the first (which uses ``2 block``).
+    Network evaluation dominates a pass, so a wide block costs little and saves passes."""
     exact_dim: int = 256
     """Cuts with ``D_A`` up to this are summed exactly (one pass, no interval)."""
     seed: int = 0
-    """Seed of the Gaussian sketch (drawn per tile, so tiles run in any order)."""
+    """Seed of the Gaussian start block."""
     chunks: int = CHUNKS
     """Chunks per pass (:data:`CHUNKS`)."""
 
@@ -156,17 +163,17 @@ def chunk_ranges(tiles: int, chunks: int) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class PassSpec:
-    """What one pass accumulates: ``kind`` ``"gram"`` (``sum T T^H``), ``"sketch"``
-    (``sum T Omega_J``) or ``"apply"`` (``sum T (T^H Q)``, at the fixed ``shift``)."""
+    """What one pass accumulates: ``kind`` ``"gram"`` (``sum T T^H``) or ``"apply"``
+    (``sum T (T^H Q)``)."""
 
     kind: str
-    width: int = 0
-    """Sketch columns (``sketch``)."""
-    seed: int = 0
     basis: Any = None
+    gram: bool = False
+    """Also sum ``Z^H Z`` for ``Z = T^H Q`` (``apply``): the one-pass certificate's Gram."""
     """``Q`` of shape ``(rows, width)`` (``apply``), in the source's namespace."""
-    shift: float = 0.0
-    """Fixed log-scale of the amplitudes (``apply``)."""
+    shift: float | None = None
+    """Fixed log-scale of the amplitudes (``apply`` after the first pass); ``None``: found
+    on the way, as in the other kinds."""
 
 
 @dataclass
@@ -177,10 +184,8 @@ class Partial:
     acc: Any
     norm2: float
     shift: float
-
-
-def _power(kind: str) -> int:
-    return 1 if kind == "sketch" else 2
+    gram: Any = None
+    """``sum Z^H Z`` at the same scale, where the pass asked for it."""
 
 
 def _tile_shift(raw: Any, log_amplitude: bool, xp: Any) -> float:
@@ -202,86 +207,128 @@ def _amplitudes(raw: Any, shift: float, log_amplitude: bool, xp: Any) -> Any:
     return raw * xp.asarray(math.exp(-shift), dtype=raw.dtype)
 
 
-def _omega(seed: int, tile: int, rows: int, width: int, xp: Any, dtype: Any) -> Any:
-    """The sketch's Gaussian block for one tile: ``(rows, width)`` standard complex normal,
-    keyed by ``(seed, tile)`` so that it does not depend on who computes it, or when."""
-    rng = np.random.default_rng([seed, tile])
+def _omega(seed: int, rows: int, width: int, xp: Any, dtype: Any) -> Any:
+    """The Gaussian start block: ``(rows, width)`` standard complex normal, from ``seed``."""
+    rng = np.random.default_rng(seed)
     block = rng.standard_normal((rows, width)) + 1j * rng.standard_normal((rows, width))
     return xp.asarray(block, dtype=dtype)
 
 
-def chunk_pass(
-    source: TileSource, spec: PassSpec, tiles: Sequence[tuple[int, int, int]]
-) -> Partial:
-    """Accumulate one chunk: ``tiles`` are ``(tile index, start, stop)`` column ranges."""
+def _scaled(partial: Partial, factor: float, xp: Any) -> Partial:
+    """``partial`` with its sums (all quadratic in the amplitudes) times ``factor**2``."""
+    if factor == 1.0:
+        return partial
+    square = factor * factor
+    gram = (
+        None
+        if partial.gram is None
+        else partial.gram * xp.asarray(square, dtype=partial.gram.dtype)
+    )
+    return Partial(
+        partial.acc * xp.asarray(square, dtype=partial.acc.dtype),
+        partial.norm2 * square,
+        partial.shift,
+        gram,
+    )
+
+
+def _added(total: Partial | None, part: Partial) -> Partial:
+    """``total + part`` at ``total``'s shift, summed into ``total``'s arrays."""
+    if total is None:
+        return part
+    total.acc += part.acc
+    if part.gram is not None:
+        total.gram += part.gram
+    return Partial(total.acc, total.norm2 + part.norm2, total.shift, total.gram)
+
+
+ROW_BLOCK = 4096
+"""Rows per product when a tile's terms are added to a chunk's sums (bounds the
+temporary to ``ROW_BLOCK x width``, not ``D_A x width``)."""
+
+
+def _accumulate(acc: Any, left: Any, right: Any, xp: Any) -> Any:
+    """``acc + left @ right`` into ``acc`` (``left @ right`` when ``acc`` is None)."""
+    if acc is None:
+        return xp.matmul(left, right)
+    for r0, r1 in _row_blocks(left.shape[0]):
+        acc[r0:r1, ...] += xp.matmul(left[r0:r1, ...], right)
+    return acc
+
+
+def _row_blocks(rows: int) -> list[tuple[int, int]]:
+    return [(r0, min(r0 + ROW_BLOCK, rows)) for r0 in range(0, rows, ROW_BLOCK)]
+
+
+def chunk_pass(source: TileSource, spec: PassSpec, tiles: Sequence[tuple[int, int]]) -> Partial:
+    """Accumulate one chunk: ``tiles`` are ``(start, stop)`` column ranges."""
     xp = namespace(source.backend)
-    rows = source.rows
-    acc: Any = None
-    norm2 = 0.0
-    shift = spec.shift if spec.kind == "apply" else -math.inf
-    power = _power(spec.kind)
-    for index, start, stop in tiles:
+    total: Partial | None = None
+    fixed = spec.shift is not None
+    shift: float = -math.inf if spec.shift is None else spec.shift
+    for start, stop in tiles:
         raw = source(start, stop)
-        if spec.kind != "apply":
+        if not fixed:
             local = _tile_shift(raw, source.log_amplitude, xp)
             if local == -math.inf:
                 continue  # every amplitude of the tile is zero
             if local > shift:
-                if acc is not None:
-                    factor = math.exp(shift - local)
-                    acc = acc * xp.asarray(factor**power, dtype=acc.dtype)
-                    norm2 *= factor * factor
+                if total is not None:
+                    total = _scaled(total, math.exp(shift - local), xp)
                 shift = local
         tile = _amplitudes(raw, shift, source.log_amplitude, xp)
-        norm2 += float(xp.real(xp.vecdot(xp.reshape(tile, (-1,)), xp.reshape(tile, (-1,)))))
+        norm2 = float(xp.real(xp.vecdot(xp.reshape(tile, (-1,)), xp.reshape(tile, (-1,)))))
+        acc, gram = (None, None) if total is None else (total.acc, total.gram)
         if spec.kind == "gram":
-            term = xp.matmul(tile, xp.conj(xp.matrix_transpose(tile)))
-        elif spec.kind == "sketch":
-            term = xp.matmul(
-                tile, _omega(spec.seed, index, stop - start, spec.width, xp, tile.dtype)
-            )
+            acc = _accumulate(acc, tile, xp.conj(xp.matrix_transpose(tile)), xp)
         else:
-            term = xp.matmul(tile, xp.matmul(xp.conj(xp.matrix_transpose(tile)), spec.basis))
-        acc = term if acc is None else acc + term
-    if acc is None:  # a chunk of zeros
-        width = rows if spec.kind == "gram" else (spec.width or spec.basis.shape[1])
-        acc = xp.zeros((rows, width), dtype=complex_of(xp, xp.float64))
-    return Partial(acc=acc, norm2=norm2, shift=shift)
+            z = xp.matmul(xp.conj(xp.matrix_transpose(tile)), spec.basis)
+            acc = _accumulate(acc, tile, z, xp)
+            if spec.gram:
+                term = xp.matmul(xp.conj(xp.matrix_transpose(z)), z)
+                gram = term if gram is None else gram + term
+        total = Partial(acc, norm2 + (0.0 if total is None else total.norm2), shift, gram)
+    if total is None:  # a chunk of zeros
+        width = source.rows if spec.kind == "gram" else spec.basis.shape[1]
+        dtype = complex_of(xp, xp.float64)
+        gram = xp.zeros((width, width), dtype=dtype) if spec.gram else None
+        return Partial(xp.zeros((source.rows, width), dtype=dtype), 0.0, shift, gram)
+    return total
 
 
-def combine(partials: Sequence[Partial], kind: str, xp: Any) -> Partial:
-    """Sum chunks in order at their largest shift."""
-    power = _power(kind)
-    shift = max(p.shift for p in partials)
-    if shift == -math.inf:
-        raise StateError("every amplitude is zero", "zero")
-    acc: Any = None
-    norm2 = 0.0
+def combine(partials: Iterable[Partial], xp: Any) -> Partial:
+    """Sum chunks in order (each consumed as it comes), at the running largest shift."""
+    total: Partial | None = None
     for part in partials:
         if part.shift == -math.inf:
             continue
-        factor = math.exp(part.shift - shift)
-        scaled = (
-            part.acc
-            if factor == 1.0
-            else part.acc * xp.asarray(factor**power, dtype=part.acc.dtype)
-        )
-        acc = scaled if acc is None else acc + scaled
-        norm2 += part.norm2 * factor * factor
-    if not math.isfinite(norm2):
+        if total is None:
+            total = part
+        elif part.shift > total.shift:
+            total = _added(_scaled(total, math.exp(total.shift - part.shift), xp), part)
+            total = Partial(total.acc, total.norm2, part.shift, total.gram)
+        else:
+            total = _added(total, _scaled(part, math.exp(part.shift - total.shift), xp))
+        del part  # summed: one chunk's sums in memory at a time
+    if total is None:
+        raise StateError("every amplitude is zero", "zero")
+    if not math.isfinite(total.norm2):
         raise StateError("the norm is not finite")
-    if not norm2 > 0:
+    if not total.norm2 > 0:
         raise StateError("the norm underflows to zero", "zero")
-    return Partial(acc=acc, norm2=norm2, shift=shift)
+    return total
 
 
-Mapper = Callable[[Callable[..., Partial], list[tuple[Any, ...]]], list[Partial]]
-"""``mapper(function, argument_tuples) -> results in order``: runs a pass's chunks."""
+Mapper = Callable[[Callable[..., Partial], list[tuple[Any, ...]]], Iterable[Partial]]
+"""``mapper(function, argument_tuples) -> results in order``: runs a pass's chunks. The
+results are consumed one at a time, so a lazy iterator keeps one chunk's sums in memory."""
 
 
-def serial_map(function: Callable[..., Partial], arguments: list[tuple[Any, ...]]) -> list[Partial]:
-    """Run the chunks one after another in this process."""
-    return [function(*args) for args in arguments]
+def serial_map(
+    function: Callable[..., Partial], arguments: list[tuple[Any, ...]]
+) -> Iterator[Partial]:
+    """Run the chunks one after another in this process, as they are consumed."""
+    return (function(*args) for args in arguments)
 
 
 def run_pass(
@@ -289,10 +336,9 @@ def run_pass(
 ) -> Partial:
     """One pass over every tile of ``source``: the chunks through ``mapper``, then their sum."""
     ranges = tile_ranges(source.rows, source.columns)
-    tiles = [(i, start, stop) for i, (start, stop) in enumerate(ranges)]
-    chunks = chunk_ranges(len(tiles), options.chunks)
-    arguments = [(source, spec, tiles[a:b]) for a, b in chunks]
-    return combine(mapper(chunk_pass, arguments), spec.kind, xp)
+    chunks = chunk_ranges(len(ranges), options.chunks)
+    arguments = [(source, spec, ranges[a:b]) for a, b in chunks]
+    return combine(mapper(chunk_pass, arguments), xp)
 
 
 # --- the method ---------------------------------------------------------------------------
@@ -312,6 +358,45 @@ def _orthonormal(block: Any, basis: Any, xp: Any) -> Any:
         q = q - xp.matmul(basis, xp.matmul(xp.conj(xp.matrix_transpose(basis)), q))
         q, _ = xp.linalg.qr(q)
     return q
+
+
+ONE_PASS_KEEP = 1e-12
+"""Directions of ``Omega^H rho Omega`` below this fraction of its largest eigenvalue are left
+out of the one-pass certificate: their rounding error would outweigh their weight."""
+
+
+def one_pass_ritz(product: Any, gram: Any, norm2: float, xp: Any) -> tuple[np.ndarray, float]:
+    """Ritz values of ``rho`` from one pass, and their floating-point budget.
+
+    With ``Z = M^H Omega / N`` (never stored) the pass gives ``Y = rho Omega = M Z / N`` and
+    ``G = Z^H Z = Omega^H rho Omega`` (``product`` and ``gram`` are the pass's sums, ``N^2``
+    times these). On ``span(Z)`` the orthonormal basis ``Z V g^{-1/2}``
+    (``G = V g V^H``) compresses ``rho_B = M^H M / N^2``, whose nonzero spectrum is that of
+    ``rho``, to ``g^{-1/2} V^H Y^H Y V g^{-1/2}``: its eigenvalues interlace the Schmidt
+    probabilities exactly as a Krylov basis's Ritz values do (this is the Nystrom
+    approximation ``Y G^+ Y^H <= rho``), and they come from the same pass that gave ``Y``.
+    A direction's rounding error is its weight times ``eps`` times ``g_max / g_i`` (the
+    basis's departure from orthonormality); the budget is ``FP_ULPS`` times their sum, and
+    directions with ``g_i < ONE_PASS_KEEP * g_max`` are left out.
+    """
+    g, v = np.linalg.eigh(to_numpy(gram) / norm2)
+    if not g[-1] > 0:
+        return np.zeros(0), 0.0
+    keep = g >= ONE_PASS_KEEP * g[-1]
+    # (Y V)^H (Y V), not V^H (Y^H Y) V: the tail directions' weights keep their accuracy;
+    # in row blocks, so no second D_A x width matrix
+    kept = xp.asarray(v[:, keep], dtype=product.dtype)
+    w = np.zeros((kept.shape[1], kept.shape[1]), dtype=np.complex128)
+    for r0, r1 in _row_blocks(product.shape[0]):
+        yv = xp.matmul(product[r0:r1, ...], kept)
+        w += to_numpy(xp.matmul(xp.conj(xp.matrix_transpose(yv)), yv))
+    w /= norm2**2
+    scale = 1.0 / np.sqrt(g[keep])
+    h = w * scale[:, None] * scale[None, :]
+    ritz = np.clip(np.linalg.eigvalsh((h + h.conj().T) / 2), 0.0, None)[::-1]
+    eps = float(np.finfo(np.float64).eps)
+    budget = FP_ULPS * eps * float(np.sum(np.real(np.diag(h)) * g[-1] / g[keep]))
+    return ritz, budget
 
 
 def exact_density(
@@ -399,14 +484,25 @@ def _streaming_spectrum(
 
     block = min(options.block, rows)
     max_rank = min(options.max_rank, rows)
-    first = run_pass(
-        source, PassSpec("sketch", width=block, seed=options.seed), options, mapper, xp
+    # the first pass applies rho to a Gaussian block Omega and certifies from it alone
+    width = min(2 * block, max_rank)
+    start = _orthonormal(
+        _omega(options.seed, rows, width, xp, complex_of(xp, xp.float64)), None, xp
     )
+    first = run_pass(source, PassSpec("apply", basis=start, gram=True), options, mapper, xp)
+    del start
     shift, passes = first.shift, 1
+    ritz, budget = one_pass_ritz(first.acc, first.gram, first.norm2, xp)
+    tau = 1.0 - float(np.sum(ritz)) + fp_budget(width, n_tiles) + budget
+    certificate = Certificate.of(ritz, tau, rows)
+    lo, hi = certificate.bounds(measures)
+    widths: list[float] = [float(np.max(hi - lo))]
+    if widths[-1] <= options.tolerance or width >= max_rank:
+        return StreamingSpectrum(certificate, False, width, passes, tuple(widths))
+    # then block Krylov from Q = orth(rho Omega)
     basis = _orthonormal(first.acc, None, xp)
     newest = basis
     compressed = np.zeros((0, 0), dtype=np.complex128)
-    widths: list[float] = []
     while True:
         applied = run_pass(
             source, PassSpec("apply", basis=newest, shift=shift), options, mapper, xp

@@ -101,8 +101,10 @@ def task_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
 def streaming_task_bytes(experiment: Experiment, n: int) -> int:
     """Estimated peak bytes of one streaming task at size ``n`` (complex128 throughout).
 
-    Per cut: the basis and the newest block with its product (``D_A x (max_rank + 2
-    block)``), or the summed reduced density matrix of an exact cut (3 matrices); the
+    Per cut: in the first pass the start block, the running sum, one chunk's sum and the
+    product's copies (``D_A x 10 block``), in later ones the basis and the newest block with
+    its sums (``D_A x (max_rank + 4 block)``); or the summed reduced density matrix of an
+    exact cut (3 matrices); the
     row tables of the first layers; one tile and the network's intermediates on
     :data:`~pipeline.architectures.tiles.EVAL_CONFIGS` configurations; never ``2^n``.
     """
@@ -115,7 +117,8 @@ def streaming_task_bytes(experiment: Experiment, n: int) -> int:
     if rows <= options.exact_dim:
         basis = 3 * rows * rows * 16
     else:
-        basis = rows * (min(options.max_rank, rows) + 2 * options.block) * 16
+        block = options.block
+        basis = rows * max(min(options.max_rank, rows) + 4 * block, 10 * block) * 16
     tile = max(TILE_CONFIGS, rows * MIN_TILE_COLUMNS) * 16 * 3
     evaluation = EVAL_CONFIGS * EVAL_REALS_PER_CONFIG * 8 + rows * EVAL_REALS_PER_CONFIG // 8 * 8
     return BASE_BYTES + basis + tile + evaluation

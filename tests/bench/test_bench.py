@@ -49,3 +49,12 @@ def test_bench_states_times_every_architecture(capsys, tmp_path):
     assert status == 0, out
     assert "author's column skipped: the author's code is not at" in out
     assert len(re.findall(r"^\S.*\d+\.\d\d \| \d+\.\d\d .* SKIP ", out, re.M)) == 5, out
+
+
+def test_bench_streaming_certifies_and_compares_with_dense(capsys):
+    # n = 16: D_A = 256 is summed exactly; n = 18: certified (D_A = 512 > exact_dim)
+    assert main(["bench", "streaming", "--sizes", "16,18", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"18 streaming .* 256 +1 ", out)
+    assert out.count("outside the interval by") == 2 and "False" not in out
+    assert "PASS  n = 18: width" in out

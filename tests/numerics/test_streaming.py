@@ -61,7 +61,8 @@ def test_certified_interval_contains_the_truth_and_narrows_with_rank(backend):
     assert np.all(lo <= truth + 1e-12) and np.all(truth <= hi + 1e-12)
     assert np.all(lo <= value) and np.all(value <= hi)
     assert np.max(hi - lo) <= options.tolerance
-    assert result.passes == 1 + result.rank // options.block
+    # the first pass certifies 2 blocks' worth; each later one adds a block
+    assert result.passes > 1 and result.rank == result.passes * options.block
     widths = np.asarray(result.widths)
     assert widths[-1] < widths[0] * 1e-3 and np.all(np.diff(widths[:4]) < 0)
 
@@ -72,9 +73,25 @@ def test_low_rank_state_gives_a_floating_point_width():
         ArraySource(_matrix(512, 512, singular)), MEASURES, StreamingOptions(block=32)
     )
     value, lo, hi = result.entropies(MEASURES)
-    assert result.rank == 32 and result.passes == 2
+    assert result.rank == 64 and result.passes == 1  # rank 20 < 2 blocks: the first pass
     assert np.max(hi - lo) < 1e-10
     np.testing.assert_allclose(value, _truth(singular), atol=1e-12)
+
+
+@pytest.mark.parametrize("decay", [2.0, 8.0, 40.0])
+def test_one_pass_ritz_values_interlace_the_schmidt_probabilities(decay):
+    singular = np.exp(-np.arange(256) / decay)
+    matrix = _matrix(256, 1024, singular / np.linalg.norm(singular), seed=3)
+    rng = np.random.default_rng(1)
+    omega, _ = np.linalg.qr(rng.standard_normal((256, 48)) + 1j * rng.standard_normal((256, 48)))
+    z = matrix.conj().T @ omega
+    ritz, budget = streaming.one_pass_ritz(4 * matrix @ z, 4 * z.conj().T @ z, 4.0, np)
+    probs = singular**2 / np.sum(singular**2)
+    assert 0 < len(ritz) <= 48 and np.all(np.diff(ritz) <= 0)
+    assert np.all(ritz <= probs[: len(ritz)] + 1e-15)  # Cauchy interlacing
+    assert np.sum(ritz) <= 1 + budget and 0 <= budget < 1e-11
+    # better than the Ritz values of rho on span(Omega) itself, from the same pass
+    assert np.sum(ritz) >= np.trace(omega.conj().T @ matrix @ z).real - 1e-15
 
 
 def test_flat_spectrum_reports_an_honest_wide_interval_at_max_rank():

