@@ -1,9 +1,11 @@
 """Scalar activations, by name, for any array namespace.
 
-Names: ``tanh``, ``sin``, ``cos``, ``gelu`` (exact erf form), ``relu``, ``softplus``,
-``sigmoid``, ``elu``, and ``poly<d>`` for the degree-``d`` polynomial
-``sum_{j=0}^{d} x^j / j!`` (the Taylor polynomial of ``exp``; every monomial up to ``d``
-present, so the activation has exactly degree ``d``).
+Names: ``tanh``, ``sin``, ``cos``, ``gelu`` (exact erf form), ``gelu_tanh`` (the tanh
+approximation, ``jax.nn.gelu``'s default and so flax's and NetKet's; it differs from
+``gelu`` by up to about 5e-4), ``relu``, ``softplus``, ``sigmoid``, ``elu``, and
+``poly<d>`` for the degree-``d`` polynomial ``sum_{j=0}^{d} x^j / j!`` (the Taylor
+polynomial of ``exp``; every monomial up to ``d`` present, so the activation has exactly
+degree ``d``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,14 @@ def _gelu(x: Any, xp: Any) -> Any:
     return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0), xp))
 
 
+GELU_TANH_C = math.sqrt(2.0 / math.pi)
+
+
+def _gelu_tanh(x: Any, xp: Any) -> Any:
+    # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    return 0.5 * x * (1.0 + xp.tanh(GELU_TANH_C * (x + 0.044715 * x * x * x)))
+
+
 def _softplus(x: Any, xp: Any) -> Any:
     # log(1 + e^x) without overflow: max(x, 0) + log1p(exp(-|x|))
     return xp.maximum(x, xp.zeros_like(x)) + xp.log1p(xp.exp(-xp.abs(x)))
@@ -67,6 +77,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "sin": lambda x, xp: xp.sin(x),
     "cos": lambda x, xp: xp.cos(x),
     "gelu": _gelu,
+    "gelu_tanh": _gelu_tanh,
     "relu": lambda x, xp: xp.maximum(x, xp.zeros_like(x)),
     "softplus": _softplus,
     "sigmoid": _sigmoid,

@@ -164,6 +164,9 @@ NUMPY_ACTIVATIONS = {
     "sin": np.sin,
     "cos": np.cos,
     "gelu": lambda x: 0.5 * x * (1.0 + erf(x / math.sqrt(2.0))),
+    "gelu_tanh": lambda x: (
+        0.5 * x * (1.0 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    ),
 }
 
 
@@ -194,6 +197,7 @@ def mlp_slow(params, n, hyper):
         {},
         {"mode": "log", "alpha": 0.7, "width": 4, "depth": 3},
         {"activation": "gelu", "bias_std": 0.0},
+        {"activation": "gelu_tanh"},
     ],
 )
 def test_mlp_matches_slow_path(hyper):
@@ -571,3 +575,14 @@ def test_haar_basis_index():
     np.testing.assert_array_equal(values, params["psi"][[1, 8, 13]])
     psi = host(full_state(arch, params, n, arch.hyper(), NP))
     np.testing.assert_allclose(psi, normalised(params["psi"]), rtol=0, atol=1e-15)
+
+
+def test_gelu_tanh_is_the_approximation_jax_uses():
+    from pipeline.numerics.activations import get_activation
+
+    x = np.linspace(-6, 6, 241)
+    approximate = get_activation("gelu_tanh")(x, np)
+    exact = get_activation("gelu")(x, np)
+    # jax.nn.gelu(1.0) = 0.841192 (approximate=True); the exact form gives 0.841345
+    assert abs(float(get_activation("gelu_tanh")(np.asarray(1.0), np)) - 0.8411919906) < 1e-9
+    assert 1e-5 < np.max(np.abs(approximate - exact)) < 5e-4

@@ -37,6 +37,9 @@ REFERENCE = {
     "sin": math.sin,
     "cos": math.cos,
     "gelu": lambda x: 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0))),
+    "gelu_tanh": lambda x: (
+        0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    ),
     "relu": lambda x: max(x, 0.0),
     "softplus": lambda x: math.log1p(math.exp(x)),
     "sigmoid": lambda x: 1.0 / (1.0 + math.exp(-x)),
