@@ -15,11 +15,10 @@ MLP-NQS (width 3, depth 2, sin, the paper's parameter scaling, seed 0) per ``n``
   absolute error of order ``eps``, which the entropy of the many tiny Schmidt values
   amplifies: at n = 20 it is 4.6e-11 below the SVD's value, which the interval contains).
 
-Each case runs in a fresh process, so its peak resident memory (``getrusage``) is its own.
-Seconds count the work, not the cluster's
-start (printed apart). Targets (the issue's): n = 28 certified to 1e-8 in at most 60 s,
-n = 32 in at most 15 minutes with at most 2 GiB peak. Run
-``nqs-ent bench streaming [--sizes 24,28,32] [--workers 2]``.
+Each case runs in a fresh process, so its peak resident memory (``getrusage``) is its
+own. Seconds count the work, not the cluster's start (printed apart). Targets (the
+issue's): n = 28 certified to 1e-8 in at most 60 s, n = 32 in at most 15 minutes with at
+most 2 GiB peak. Run ``nqs-ent bench streaming [--sizes 24,28,32] [--workers 2]``.
 """
 
 from __future__ import annotations

@@ -471,6 +471,17 @@ def streaming_spectrum(
         return _streaming_spectrum(source, measures, options or StreamingOptions(), mapper)
 
 
+def _certify(
+    ritz: np.ndarray, budget: float, rank: int, n_tiles: int, rows: int, measures: Sequence[str]
+) -> tuple[Certificate, float]:
+    """The certificate of Ritz values (the missed weight with the floating-point budgets
+    added) and its worst width over ``measures``."""
+    tau = 1.0 - float(np.sum(ritz)) + fp_budget(rank, n_tiles) + budget
+    certificate = Certificate.of(ritz, tau, rows)
+    lo, hi = certificate.bounds(measures)
+    return certificate, float(np.max(hi - lo))
+
+
 def _streaming_spectrum(
     source: TileSource, measures: Sequence[str], options: StreamingOptions, mapper: Mapper
 ) -> StreamingSpectrum:
@@ -493,11 +504,9 @@ def _streaming_spectrum(
     del start
     shift, passes = first.shift, 1
     ritz, budget = one_pass_ritz(first.acc, first.gram, first.norm2, xp)
-    tau = 1.0 - float(np.sum(ritz)) + fp_budget(width, n_tiles) + budget
-    certificate = Certificate.of(ritz, tau, rows)
-    lo, hi = certificate.bounds(measures)
-    widths: list[float] = [float(np.max(hi - lo))]
-    if widths[-1] <= options.tolerance or width >= max_rank:
+    certificate, worst = _certify(ritz, budget, width, n_tiles, rows, measures)
+    widths = [worst]
+    if worst <= options.tolerance or width >= max_rank:
         return StreamingSpectrum(certificate, False, width, passes, tuple(widths))
     # then block Krylov from Q = orth(rho Omega)
     basis = _orthonormal(first.acc, None, xp)
@@ -519,12 +528,11 @@ def _streaming_spectrum(
         grown[old:, :old] = column[:old].conj().T
         grown[old:, old:] = (column[old:] + column[old:].conj().T) / 2
         compressed = grown
-        ritz = np.linalg.eigvalsh(compressed)
-        tau = 1.0 - float(np.sum(ritz)) + fp_budget(size, n_tiles)
-        certificate = Certificate.of(ritz, tau, rows)
-        lo, hi = certificate.bounds(measures)
-        widths.append(float(np.max(hi - lo)))
-        if widths[-1] <= options.tolerance or size >= max_rank:
+        certificate, worst = _certify(
+            np.linalg.eigvalsh(compressed), 0.0, size, n_tiles, rows, measures
+        )
+        widths.append(worst)
+        if worst <= options.tolerance or size >= max_rank:
             return StreamingSpectrum(certificate, False, size, passes, tuple(widths))
         step = min(block, max_rank - size)
         newest = _orthonormal(product[:, :step] if step < width else product, basis, xp)

@@ -3,12 +3,12 @@
 :func:`dask_mapper` turns a ``distributed.Client`` (a ``LocalCluster``, an existing
 scheduler, SLURM through dask-jobqueue) into the ``mapper`` of
 :func:`pipeline.numerics.streaming.streaming_spectrum`: each chunk of a pass is one task
-(the source and the pass with its basis ``Q`` are broadcast to the workers once per pass),
-and the chunks' sums come back to the client, which adds
-them in chunk order. The chunks are fixed by the cut, so the result is bit-identical to the
-serial one, whatever the number of workers. A state's intermediate basis lives only on the
-client: a killed run recomputes the state from its first pass (a sweep resumes at task
-granularity, never inside a state).
+(the source and the pass with its basis ``Q`` are broadcast to the workers once per
+pass), and the chunks' sums come back to the client, which adds them in chunk order. The
+chunks are fixed by the cut, so the result is bit-identical to the serial one, whatever
+the number of workers. A state's intermediate basis lives only on the client: a killed
+run recomputes the state from its first pass (a sweep resumes at task granularity, never
+inside a state).
 """
 
 from __future__ import annotations
