@@ -370,7 +370,7 @@ exec sleep 60
 """
 FAKE_DRIVER = """#!/usr/bin/env bash
 echo "$*" > "$FAKE_LOG/driver"
-trap 'echo "driver: stopping"; exit 75' USR1 TERM
+trap 'touch "$FAKE_LOG/stopping"; echo "driver: stopping"; exit 75' USR1 TERM
 if [[ -n ${FAKE_DRIVER_STATUS:-} ]]; then sleep 1; exit "$FAKE_DRIVER_STATUS"; fi
 while :; do sleep 0.1; done
 """
@@ -449,9 +449,15 @@ def assert_dask_stopped(log):
 
 
 def test_warning_signal_stops_driver_and_requeues(fake_job):
+    """The driver hears the warning at once (the job's wait loop sleeps in the background:
+    a foreground `sleep 1` delayed the trap by up to a second), and the job requeues."""
     job = fake_job()
     wait_for(fake_job.log / "driver")
+    time.sleep(0.2)  # the job is inside its wait loop
+    sent = time.monotonic()
     job.send_signal(signal.SIGUSR1)
+    wait_for(fake_job.log / "stopping")
+    assert time.monotonic() - sent < 0.5, "the warning reached the driver late"
     out, _ = job.communicate(timeout=30)
     assert job.returncode == EXIT_INTERRUPTED, out
     assert (fake_job.log / "scontrol").read_text() == "requeue 4242\n"

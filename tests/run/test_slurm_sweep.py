@@ -83,8 +83,9 @@ windows = 2
 """
 QUICK_TASKS = 16
 
-# 20 tasks of about 0.4 s alone (0.8 s with two workers on two cores): slow enough to
-# interrupt mid-sweep.
+# 40 tasks of about 0.4 s alone (0.8 s with two workers on two cores): slow enough to
+# interrupt mid-sweep with most of them still to run (with 20, a warning signal on a busy
+# CI machine once came after the last task had been submitted).
 SLOW_SPEC = """\
 name = "slurm-slow"
 seed = 5
@@ -92,7 +93,7 @@ seed = 5
 name = "sn"
 architecture = "sn"
 n = [16]
-samples = 10
+samples = 20
 samples_per_task = 1
 measures = ["vn", "renyi2"]
 [experiment.hyper]
@@ -102,7 +103,7 @@ kind = "window"
 m = "1..n//2"
 windows = 8
 """
-SLOW_TASKS = 20
+SLOW_TASKS = 40
 
 
 # ----------------------------------------------------------------------------- SLURM

@@ -149,15 +149,17 @@ else
     say "driver: ${driver[*]}"
     "${driver[@]}" &
     driver_pid=$!
-    # Wait for the driver, watching the scheduler and the workers. A foreground sleep
-    # delays a trap by at most a second (bash runs traps between commands).
+    # Wait for the driver, watching the scheduler and the workers. The sleep runs in the
+    # background: bash runs a trap only between commands, but `wait` returns at once on a
+    # trapped signal, so the driver hears SIGUSR1 or SIGTERM without delay.
     crashed=""
     while kill -0 "$driver_pid" 2>/dev/null; do
         if ! kill -0 "$scheduler_pid" 2>/dev/null; then crashed=scheduler; fi
         if ! kill -0 "$workers_pid" 2>/dev/null; then crashed=workers; fi
         if ((terminating)); then crashed=""; fi
         [[ -z $crashed ]] || break
-        sleep 1
+        sleep 1 &
+        wait "$!"
     done
     if [[ -n $crashed ]]; then
         stop "$driver_pid"
