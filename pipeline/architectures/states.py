@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.architectures.base import Architecture, Params
+from pipeline.architectures.layers import to_namespace
 from pipeline.numerics.streaming import StateError
 from pipeline.numerics.xp import is_numpy, real_dtype
 
@@ -193,7 +194,7 @@ def _split_values(
     low = min(n, SPLIT_SITES)
     high = n - low
     layers = {
-        name: (xp.asarray(weight, dtype=rdtype), xp.asarray(bias, dtype=rdtype))
+        name: tuple(to_namespace({"W": weight, "b": bias}, xp, rdtype).values())
         for name, (weight, bias) in architecture.first_layers(params, hyper).items()
     }
     spins_low = basis_spins(0, 1 << low, low, xp, rdtype)

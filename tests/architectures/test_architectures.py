@@ -173,16 +173,15 @@ NUMPY_ACTIVATIONS = {
 def mlp_slow(params, n, hyper):
     f = NUMPY_ACTIVATIONS[hyper.activation]
     out = []
+    depth = sum(1 for name in params if name.startswith("layer") and name.endswith(".W"))
     for s in all_spins(n):
         h = s
-        for layer in range(1, hyper.depth + 1):
+        for layer in range(1, depth + 1):
+            weight, bias = params[f"layer{layer}.W"], params[f"layer{layer}.b"]
             h = np.array(
                 [
-                    f(
-                        sum(params[f"layer{layer}.W"][u, i] * h[i] for i in range(len(h)))
-                        + params[f"layer{layer}.b"][u]
-                    )
-                    for u in range(hyper.width)
+                    f(sum(weight[u, i] * h[i] for i in range(len(h))) + bias[u])
+                    for u in range(len(bias))
                 ]
             )
         re = params["head_re.W"][0] @ h + params["head_re.b"][0]
@@ -198,6 +197,11 @@ def mlp_slow(params, n, hyper):
         {"mode": "log", "alpha": 0.7, "width": 4, "depth": 3},
         {"activation": "gelu", "bias_std": 0.0},
         {"activation": "gelu_tanh"},
+        {"widths": "5,2", "activation": "sin"},
+        {"depth": 0},
+        {"depth": 0, "mode": "log"},
+        {"complex_params": True, "mode": "log"},
+        {"complex_params": True, "widths": "4,3"},
     ],
 )
 def test_mlp_matches_slow_path(hyper):
@@ -206,6 +210,27 @@ def test_mlp_matches_slow_path(hyper):
     params = arch.init(np.random.default_rng(11), 6, h)
     psi = host(full_state(arch, params, 6, h, NP))
     np.testing.assert_allclose(psi, mlp_slow(params, 6, h), rtol=0, atol=1e-10)
+
+
+def test_mlp_shapes_and_k_follow_the_layer_widths():
+    arch = get_architecture("mlp")
+    h = arch.hyper(widths="5,2", complex_params=True)
+    params = arch.init(np.random.default_rng(0), 6, h)
+    assert {name: p.shape for name, p in params.items()} == {
+        "layer1.W": (5, 6),
+        "layer1.b": (5,),
+        "layer2.W": (2, 5),
+        "layer2.b": (2,),
+        "head_re.W": (1, 2),
+        "head_re.b": (1,),
+        "head_im.W": (1, 2),
+        "head_im.b": (1,),
+    }
+    assert all(np.iscomplexobj(p) and np.abs(p.imag).max() > 0 for p in params.values())
+    assert arch.k(6, h) == 7 and arch.k(6, arch.hyper(depth=0)) == 0
+    # the real parts are drawn first, exactly as for a real network of the same seed
+    real = arch.init(np.random.default_rng(0), 6, arch.hyper(widths="5,2"))
+    assert all(np.array_equal(params[name].real, real[name]) for name in real)
 
 
 def test_mlp_mode_decides_log_amplitude():
@@ -473,7 +498,10 @@ def test_mps_matches_contraction_and_bond_bound():
     ("name", "hyper", "field"),
     [
         ("mlp", {"width": -1}, "width"),
-        ("mlp", {"depth": 0}, "depth"),
+        ("mlp", {"depth": -1}, "depth"),
+        ("mlp", {"widths": "4,0"}, "widths"),
+        ("mlp", {"widths": "4,x"}, "widths"),
+        ("mlp", {"widths": "4,4", "depth": 3}, "widths"),
         ("mlp", {"activation": "swish"}, "activation"),
         ("mlp", {"mode": "bogus"}, "mode"),
         ("mlp", {"widht": 3}, "widht"),

@@ -85,6 +85,8 @@ def test_transformer_skips_uncovered_sites_exactly(name, n, hyper):
         ("sn", 12, {"mode": "general", "fan_in": True, "activation": "sin"}),
         ("mlp", 12, {}),
         ("mlp", 11, {"mode": "log", "depth": 3, "width": 4, "activation": "sin"}),
+        ("mlp", 10, {"mode": "log", "depth": 0}),
+        ("mlp", 10, {"mode": "log", "widths": "5,3", "complex_params": True, "weight_std": 0.5}),
         ("random_feature", 10, {"activation": "tanh", "hidden": 20}),
     ],
 )
