@@ -45,8 +45,14 @@ def entropy_spec(args: argparse.Namespace) -> str:
         "[[experiment]]",
         f"name = {_toml(args.architecture)}",
         f"architecture = {_toml(args.architecture)}",
-        f"n = {args.n}",
-        f"samples = {args.samples}",
+    ]
+    sizes = {"n": args.n, "samples": args.samples}
+    if args.params:  # n and samples default to the files'
+        lines.append(f"params = {_toml(args.params)}")
+    else:
+        sizes = {"n": args.n or 12, "samples": args.samples or 10}
+    lines += [f"{key} = {value}" for key, value in sizes.items() if value is not None]
+    lines += [
         f"measures = {_toml(args.measures.split(','))}",
         f"method = {_toml(args.method)}",
     ]
@@ -97,12 +103,16 @@ def cmd_entropy(args: argparse.Namespace) -> int:
     values, _, status, certified = compute_task(sweep, task, args.backend)
     seconds = time.perf_counter() - started
     hyper = experiment.hyper_at(task.grid_index)
-    k = get_architecture(experiment.architecture).k(args.n, hyper)
+    (n,) = experiment.n
+    k = get_architecture(experiment.architecture).k(n, hyper)
     print(
-        f"{experiment.architecture}, n = {args.n}, {args.samples} samples, "
+        f"{experiment.architecture}, n = {n}, {experiment.samples} "
+        f"{'network(s) from files' if experiment.params else 'samples'}, "
         f"{args.subsystem} subsystems x {experiment.subsystem.n_windows}, k = {k}, "
         f"entropies in nats (mean over windows, then mean and SE over samples)"
     )
+    for i, source in enumerate(experiment.params):
+        print(f"  sample {i}: {source.file} ({source.format}, sha256 {source.sha256[:12]})")
     print(f"{'m':>3}  {'measure':<9} {'mean':>10} {'SE':>10}")
     sizes, measures = experiment.all_sizes(), experiment.measures
     da = xr.DataArray(

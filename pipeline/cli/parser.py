@@ -96,8 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("entropy", help="one ensemble in this process: mean and SE per |A|")
     p.add_argument("architecture", help="registered architecture (sn, mlp, transformer, ...)")
-    p.add_argument("-n", type=int, default=12, help="number of spins (default 12)")
-    p.add_argument("--samples", type=int, default=10, help="networks drawn (default 10)")
+    p.add_argument("-n", type=int, default=None, help="number of spins (default 12, or the files')")
+    p.add_argument("--samples", type=int, default=None, help="networks drawn (default 10)")
+    p.add_argument(
+        "--params",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="measure networks from parameter files instead of drawing them (.npz, "
+        ".safetensors, NetKet .mpack, torch .pt): one network each",
+    )
     p.add_argument("--subsystem", default="window", choices=KINDS)
     p.add_argument("--m", default=None, help="sizes: int, [list] or range '1..n//2' (default)")
     p.add_argument("--windows", type=int, default=4, help="subsystems per sample (default 4)")

@@ -34,7 +34,13 @@ def _sweep_of(store_path: str, digest: str) -> tuple[Sweep, int]:
         attrs = store.read_root_attrs(Path(store_path))
         if attrs is None or attrs.get("spec_digest") != digest:
             raise store.StoreError(f"{store_path} no longer holds the sweep {digest[:12]}")
-        sweep = parse_spec(attrs["spec_text"], source=f"{store_path} (spec)")
+        sweep = parse_spec(
+            attrs["spec_text"], source=f"{store_path} (spec)", folder=attrs.get("spec_folder")
+        )
+        if sweep.digest != digest:  # the parameter files it names have changed
+            raise store.StoreError(
+                f"{store_path}: the parameter files of its spec changed since the run began"
+            )
         _SWEEPS[key] = (sweep, int(attrs.get("nqs_ent_format", 1)))
     return _SWEEPS[key]
 

@@ -244,7 +244,7 @@ def progress(path: Path) -> list[tuple[str, int, int, dict[str, int]]]:
     attrs = read_root_attrs(path)
     if attrs is None:
         raise StoreError(f"{path} is not an nqs-ent store")
-    sweep = parse_spec(attrs["spec_text"], source=f"{path} (spec)")
+    sweep = parse_spec(attrs["spec_text"], source=f"{path} (spec)", folder=attrs.get("spec_folder"))
     rows = []
     for experiment in sorted(sweep.experiments, key=lambda e: e.name):
         done = read_done(path, experiment)

@@ -186,6 +186,10 @@ def experiment_template(sweep: Sweep, experiment: Experiment) -> tuple[xr.Datase
     }
     if experiment.certified:
         attrs["streaming"] = json.dumps(dataclasses.asdict(experiment.streaming))
+    if experiment.params:  # sample i is the network of file i
+        attrs["networks"] = json.dumps(
+            [{"sample": i, **dataclasses.asdict(p)} for i, p in enumerate(experiment.params)]
+        )
     return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding
 
 
@@ -226,6 +230,7 @@ def create(path: Path, sweep: Sweep, worker_platforms: list[dict[str, Any]] | No
             "spec_name": sweep.name,
             "spec_digest": sweep.digest,
             "spec_text": sweep.text,
+            "spec_folder": sweep.folder,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "versions": provenance.versions(),
             "platform": provenance.platform(),

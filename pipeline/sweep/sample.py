@@ -20,6 +20,7 @@ import numpy as np
 
 from pipeline.architectures import get_architecture
 from pipeline.architectures.base import Architecture, Params
+from pipeline.architectures.files import load_network
 from pipeline.architectures.states import StateError, full_state
 from pipeline.numerics.entropy import entropies
 from pipeline.numerics.spectra import (
@@ -37,7 +38,7 @@ from pipeline.numerics.streaming import (
 )
 from pipeline.numerics.xp import complex_dtype, namespace, real_dtype, resolve_backend, to_numpy
 from pipeline.sweep.plan import Task, itemsize, task_method
-from pipeline.sweep.spec import Sweep
+from pipeline.sweep.spec import ParamsFile, Sweep
 from pipeline.sweep.subsystems import SubsystemSpec, orders_for
 
 SAMPLE_STATUS = ("pending", "ok", "zero", "nonfinite")
@@ -71,6 +72,8 @@ class EnsemblePoint:
     """Spawn-key prefix ``(experiment, n, *grid_index)``; a sample appends its index."""
     streaming: StreamingOptions = dataclasses.field(default_factory=StreamingOptions)
     """Options of the streaming method (used by :func:`certified_sample`)."""
+    params_files: tuple[ParamsFile, ...] = ()
+    """Networks from files, one per sample (the experiment's ``params``); empty: drawn."""
 
     @classmethod
     def of(cls, sweep: Sweep, task: Task) -> EnsemblePoint:
@@ -87,7 +90,16 @@ class EnsemblePoint:
             root_seed=sweep.seed,
             key=(experiment.index, n, *task.grid_index),
             streaming=experiment.streaming,
+            params_files=experiment.params,
         )
+
+    def network(self, sample: int, rng: np.random.Generator) -> Params:
+        """Sample ``sample``'s parameters: read from its file, checked against the
+        hyperparameters and the SHA-256 the spec was read with; or drawn with ``rng``."""
+        if self.params_files:
+            source = self.params_files[sample]
+            return load_network(source.file, self.architecture, self.n, self.hyper, source.sha256)
+        return self.architecture.init(rng, self.n, self.hyper)
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -159,19 +171,6 @@ def state_entropies(
     return out
 
 
-def draw_state(
-    architecture: Architecture,
-    hyper: Any,
-    n: int,
-    rng: np.random.Generator,
-    xp: Any,
-    dtype: Any,
-) -> tuple[Params, Any]:
-    """Draw a network with ``rng`` and return ``(params, psi)``."""
-    params = architecture.init(rng, n, hyper)
-    return params, full_state(architecture, params, n, hyper, xp, dtype)
-
-
 def sample_entropies(
     point: EnsemblePoint, sample: int, xp: Any, dtype: Any = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -191,9 +190,8 @@ def sample_entropies(
         # Overflow in a network (deep polynomials) is expected here: the state's own
         # finiteness check turns it into the sample's status.
         with np.errstate(over="ignore", invalid="ignore"):
-            params, psi = draw_state(
-                point.architecture, point.hyper, point.n, network_rng, xp, dtype
-            )
+            params = point.network(sample, network_rng)
+            psi = full_state(point.architecture, params, point.n, point.hyper, xp, dtype)
     except StateError as error:
         values = np.full((len(point.measures), len(point.all_sizes), len(orders)), np.nan)
         return values, orders, SAMPLE_STATUS.index(error.cause)
@@ -311,7 +309,7 @@ def certified_sample(
     ``(certified, orders, status)`` (``certified`` as :func:`certified_entropies`)."""
     network_rng, subsystem_rng = sample_generators(point.root_seed, (*point.key, sample))
     orders = orders_for(point.subsystem, point.n, subsystem_rng)
-    params = point.architecture.init(network_rng, point.n, point.hyper)
+    params = point.network(sample, network_rng)
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             result = certified_entropies(params, orders, point, sample, backend, mapper)

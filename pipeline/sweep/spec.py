@@ -38,6 +38,21 @@ NOT_DIGESTED = ("cluster", "description")
 """Top-level keys that do not change the numbers, so not the digest either."""
 
 
+@dataclass(frozen=True)
+class ParamsFile:
+    """One network of an experiment read from a file (``params``), as the store records
+    it: :meth:`pipeline.architectures.files.NetworkFile.provenance`."""
+
+    file: str
+    """Absolute path."""
+    format: str
+    """``npz``, ``safetensors`` or ``netket``."""
+    conversion: str
+    """How its parameters became ours."""
+    sha256: str
+    """The file's SHA-256 when the spec was read; part of the sweep's digest."""
+
+
 class SpecError(ValueError):
     """An invalid sweep spec; the message is one line: ``source: key.path: problem``.
 
@@ -131,6 +146,9 @@ class Experiment:
     """One of :data:`METHODS`."""
     streaming: StreamingOptions = field(default_factory=StreamingOptions)
     """Tolerance, rank limit, block and exact threshold of the streaming method."""
+    params: tuple[ParamsFile, ...] = ()
+    """Networks from files, one per sample (``params`` in the spec), instead of drawn
+    ones; then ``n`` has one value and the hyperparameters no axis."""
 
     @property
     def certified(self) -> bool:
@@ -248,6 +266,9 @@ class Sweep:
     """SHA-256 of the parsed TOML (JSON, sorted keys) without ``cluster`` and
     ``description``: equal digests mean the same numbers, whatever the comments, layout,
     cluster settings or description; a store is resumed only by the same digest."""
+    folder: str = field(default="", compare=False)
+    """The folder relative ``params`` patterns were read from (absolute; the store keeps
+    it, so that workers find the same files)."""
 
     @property
     def n_tasks(self) -> int:

@@ -19,6 +19,9 @@ Format (``#`` comments are TOML comments)::
     architecture = "sn"        # required, a registered architecture
     n = [10, 12, 14]           # int or strictly increasing list, each 2 <= n <= 34
     samples = 20               # int >= 1: random networks per grid point
+    # params = ["runs/rbm_*.npz"]   # optional: networks from files, one per sample (then
+                               #   samples = the number of files, n and the shape
+                               #   hyperparameters default to the files')
     samples_per_task = 5       # optional, 1 <= samples_per_task <= samples (default samples)
     measures = ["vn", "renyi2", "inf"]
     [experiment.hyper]         # optional; a list value is a sweep axis, in key order
@@ -51,6 +54,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import glob
 import hashlib
 import itertools
 import json
@@ -61,6 +65,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline.architectures import REGISTRY, Architecture, get_architecture, make_hyper
+from pipeline.architectures.files import (
+    NetworkFileError,
+    check_network,
+    complete_hyper,
+    read_network,
+)
 from pipeline.numerics.measures import measure_order
 from pipeline.numerics.streaming import StreamingOptions
 from pipeline.numerics.xp import BACKENDS
@@ -73,6 +83,7 @@ from pipeline.sweep.spec import (
     N_MIN,
     NOT_DIGESTED,
     Experiment,
+    ParamsFile,
     SpecError,
     Sweep,
 )
@@ -89,6 +100,7 @@ _EXPERIMENT_KEYS = (
     "samples_per_task",
     "measures",
     "hyper",
+    "params",
     "subsystem",
     "method",
     "streaming",
@@ -187,7 +199,9 @@ class _Checker:
         return value
 
 
-def parse_spec(text: str, source: str = "<string>") -> Sweep:
+def parse_spec(
+    text: str, source: str = "<string>", folder: str | PathLike[str] | None = None
+) -> Sweep:
     """Parse and validate a sweep spec given as TOML text.
 
     ``source`` names the spec in error messages (a file name). The whole spec is checked
@@ -202,6 +216,9 @@ def parse_spec(text: str, source: str = "<string>") -> Sweep:
         The TOML text of the spec.
     source : str, default "<string>"
         What error messages call the spec (a file name).
+    folder : path, optional
+        Where relative ``params`` patterns are looked up (:func:`load_spec` passes the
+        spec's folder); default the current directory.
 
     Returns
     -------
@@ -269,7 +286,7 @@ def parse_spec(text: str, source: str = "<string>") -> Sweep:
     experiments = []
     seen: dict[str, int] = {}
     for index, table in enumerate(tables):
-        experiment = _parse_experiment(check, table, index)
+        experiment = _parse_experiment(check, table, index, Path(folder or "."))
         other = seen.get(experiment.name.lower())
         if other is not None:
             check.fail(
@@ -283,6 +300,9 @@ def parse_spec(text: str, source: str = "<string>") -> Sweep:
     # [cluster] and description say where and why, not what is computed: editing them
     # must not stop a store from resuming.
     numbers = {key: value for key, value in data.items() if key not in NOT_DIGESTED}
+    files = {e.name: [f.sha256 for f in e.params] for e in experiments if e.params}
+    if files:  # networks from files: other contents are other numbers
+        numbers["params_sha256"] = files
     canonical = json.dumps(numbers, sort_keys=True, default=str)
     return Sweep(
         name=name,
@@ -294,6 +314,7 @@ def parse_spec(text: str, source: str = "<string>") -> Sweep:
         cluster=cluster,
         text=text,
         digest=hashlib.sha256(canonical.encode()).hexdigest(),
+        folder=str(Path(folder or ".").resolve()),
     )
 
 
@@ -347,13 +368,15 @@ def load_spec(path: str | PathLike[str]) -> Sweep:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"{path}: cannot read the spec: {error}") from None
-    return parse_spec(text, source=str(path))
+    return parse_spec(text, source=str(path), folder=Path(path).parent)
 
 
-def _parse_experiment(check: _Checker, table: Any, index: int) -> Experiment:
+def _parse_experiment(check: _Checker, table: Any, index: int, folder: Path) -> Experiment:
     path = f"experiment[{index}]"
     table = check.table(table, path)
-    required = ("name", "architecture", "n", "samples", "measures", "subsystem")
+    required: tuple[str, ...] = ("name", "architecture", "n", "samples", "measures", "subsystem")
+    if "params" in table:  # the files say how many networks, and of which size
+        required = ("name", "architecture", "measures", "subsystem")
     check.keys(table, path, _EXPERIMENT_KEYS, required)
     name = check.name(table["name"], f"{path}.name")
 
@@ -362,6 +385,9 @@ def _parse_experiment(check: _Checker, table: Any, index: int) -> Experiment:
         check.unknown(f"{path}.architecture", architecture_name, REGISTRY, "architecture")
     architecture = get_architecture(architecture_name)
 
+    params: tuple[ParamsFile, ...] = ()
+    if "params" in table:
+        table, params = _parse_params(check, table, path, architecture, folder)
     n = _parse_n(check, table["n"], f"{path}.n")
     samples = check.integer(table["samples"], f"{path}.samples", minimum=1)
     samples_per_task = check.integer(
@@ -391,7 +417,85 @@ def _parse_experiment(check: _Checker, table: Any, index: int) -> Experiment:
         subsystem=subsystem,
         method=method,
         streaming=streaming,
+        params=params,
     )
+
+
+def _parse_params(
+    check: _Checker, table: dict[str, Any], path: str, architecture: Architecture, folder: Path
+) -> tuple[dict[str, Any], tuple[ParamsFile, ...]]:
+    """Expand ``params`` (glob patterns, relative to ``folder``; each pattern's matches in
+    natural order, so ``step2`` before ``step10``), read every file and check it against
+    the hyperparameters. Returns the experiment table with ``n``, ``samples`` and the
+    shape hyperparameters the files imply filled in where the spec left them out."""
+    patterns = table["params"]
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not isinstance(patterns, list) or not patterns:
+        check.fail(
+            f"{path}.params",
+            f"expected a file pattern or a non-empty array of them, got {_describe(patterns)}",
+        )
+    files: list[str] = []
+    for i, pattern in enumerate(patterns):
+        check.string(pattern, f"{path}.params[{i}]")
+        matches = sorted(glob.glob(str(folder / Path(pattern).expanduser())), key=_natural)
+        if not matches:
+            check.fail(
+                f"{path}.params[{i}]", f"{pattern!r} matches no file (in {folder.resolve()})"
+            )
+        files += [str(Path(m).resolve()) for m in matches if str(Path(m).resolve()) not in files]
+    hyper = dict(check.table(table.get("hyper", {}), f"{path}.hyper"))
+    for key, value in hyper.items():
+        if isinstance(value, list):
+            check.fail(
+                f"{path}.hyper.{key}",
+                "a sweep axis does not apply to networks from files (each file is one "
+                "network); give a scalar",
+            )
+    try:
+        first = read_network(files[0], architecture.name)
+    except NetworkFileError as error:
+        check.fail(f"{path}.params", str(error))
+    if "n" not in table and first.n is None:
+        check.fail(
+            f"{path}.n",
+            f"missing required key ({files[0]} does not say how many spins; give n, or -n)",
+        )
+    n = table.get("n", first.n)
+    if not isinstance(n, int) or (first.n is not None and n != first.n):
+        check.fail(
+            f"{path}.n",
+            f"{n!r} does not fit the files: {files[0]} reads {first.n} spins (one n per file set)",
+        )
+    samples = table.get("samples", len(files))
+    if samples != len(files):
+        check.fail(
+            f"{path}.samples",
+            f"{samples!r}, but params names {len(files)} file(s), one network each "
+            "(leave samples out)",
+        )
+    hyper = complete_hyper(first, architecture, hyper)
+    try:
+        values = make_hyper(architecture, hyper)
+    except ValueError as error:
+        check.fail(f"{path}.hyper", f"{error} (with the values {files[0]} implies)")
+    sources = []
+    for file in files:
+        try:
+            network = first if file == first.path else read_network(file, architecture.name)
+            check_network(network, architecture, n, values)
+        except NetworkFileError as error:
+            check.fail(f"{path}.params", str(error))
+        sources.append(ParamsFile(**network.provenance()))
+    return {**table, "n": n, "samples": samples, "hyper": hyper}, tuple(sources)
+
+
+def _natural(text: str) -> list[Any]:
+    """Sort key: digit runs compare as numbers (``step2`` < ``step10``)."""
+    return [
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text)
+    ]
 
 
 def _parse_streaming(check: _Checker, value: Any, path: str, method: str) -> StreamingOptions:
