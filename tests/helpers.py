@@ -191,3 +191,17 @@ def wait_until_dequeued(job_name: str, timeout: float, message: str) -> None:
     while run_command("squeue", "-h", "-n", job_name, "-o", "%i").stdout.strip():
         assert time.monotonic() < deadline, message
         time.sleep(0.3)
+
+
+def state_from_file(path: Path, architecture: str, n: int, **given: Any) -> tuple[Any, Any]:
+    """The normalised state nqs-ent evaluates from a parameter file at ``n`` sites (the
+    hyperparameters the file does not fix given as keywords), and the network read."""
+    from pipeline.architectures import get_architecture
+    from pipeline.architectures.files import check_network, complete_hyper, read_network
+    from pipeline.architectures.states import full_state
+
+    arch = get_architecture(architecture)
+    network = read_network(path, architecture)
+    hyper = arch.hyper(**complete_hyper(network, arch, given))
+    check_network(network, arch, n, hyper)
+    return np.asarray(full_state(arch, network.params, n, hyper, np)), network

@@ -46,7 +46,7 @@ class ParamsFile:
     file: str
     """Absolute path."""
     format: str
-    """``npz``, ``safetensors`` or ``netket``."""
+    """``npz``, ``safetensors``, ``netket`` or ``torch``."""
     conversion: str
     """How its parameters became ours."""
     sha256: str

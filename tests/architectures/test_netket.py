@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import one_line_error
+from helpers import one_line_error, state_from_file
 
 nk = pytest.importorskip("netket")
 jax = pytest.importorskip("jax")
@@ -24,14 +24,10 @@ flax = pytest.importorskip("flax")
 import jax.numpy as jnp  # noqa: E402
 
 from pipeline import load  # noqa: E402
-from pipeline.architectures import get_architecture  # noqa: E402
 from pipeline.architectures.files import (  # noqa: E402
     NetworkFileError,
-    check_network,
-    complete_hyper,
     read_network,
 )
-from pipeline.architectures.states import full_state  # noqa: E402
 from pipeline.cli import main  # noqa: E402
 from pipeline.numerics.entropy import entropies  # noqa: E402
 from pipeline.numerics.spectra import nested_schmidt_probs  # noqa: E402
@@ -75,11 +71,7 @@ def netket_half_renyi2_nats(vstate) -> float:
 
 def ours(path, architecture, **given):
     """psi (normalised) and the half-chain Renyi-2 in nats, by nqs-ent from the file."""
-    arch = get_architecture(architecture)
-    network = read_network(path, architecture)
-    hyper = arch.hyper(**complete_hyper(network, arch, given))
-    check_network(network, arch, N, hyper)
-    psi = np.asarray(full_state(arch, network.params, N, hyper, np))
+    psi, network = state_from_file(path, architecture, N, **given)
     probs = nested_schmidt_probs(psi, N, [list(range(N))], [N // 2], np)[N // 2]
     return psi, float(np.asarray(entropies(probs, ["renyi2"], np))[0, 0]), network
 

@@ -13,18 +13,14 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import one_line_error
+from helpers import one_line_error, state_from_file
 
 torch = pytest.importorskip("torch")
 
-from pipeline.architectures import get_architecture  # noqa: E402
 from pipeline.architectures.files import (  # noqa: E402
     NetworkFileError,
-    check_network,
-    complete_hyper,
     read_network,
 )
-from pipeline.architectures.states import full_state  # noqa: E402
 from pipeline.bench.states import PEER  # noqa: E402
 from pipeline.cli import main  # noqa: E402
 
@@ -55,13 +51,7 @@ def saved(model, path):
 
 
 def ours(path, architecture, **given):
-    """The normalised state nqs-ent evaluates from the file (hyperparameters the file
-    does not fix given as keywords), and the network read."""
-    arch = get_architecture(architecture)
-    network = read_network(path, architecture)
-    hyper = arch.hyper(**complete_hyper(network, arch, given))
-    check_network(network, arch, N, hyper)
-    return np.asarray(full_state(arch, network.params, N, hyper, np)), network
+    return state_from_file(path, architecture, N, **given)
 
 
 def authors_state(boundnqs, model):
