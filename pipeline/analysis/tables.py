@@ -32,7 +32,7 @@ def summary_table(path: Path, sweep: Sweep) -> str:
     tree = store.load(path)
     certified = any(experiment.certified for experiment in sweep.experiments)
     lines = [
-        f"{'experiment':<18} {'n':>3} {'grid point':<22} {'k':>5} {'m':>3}  "
+        f"{'experiment':<18} {'n':>4} {'grid point':<22} {'k':>5} {'m':>4}  "
         f"{'measure':<8} {'mean':>8} {'SE':>8} {'samples':>9}  done"
         + ("  worst width" if certified else "")
     ]
@@ -44,8 +44,8 @@ def summary_table(path: Path, sweep: Sweep) -> str:
         done = ds["done"].sum("block").values.reshape(-1)  # (n, *grid) in C order
         for row, tasks in zip(rows.itertuples(), done, strict=True):
             lines.append(
-                f"{experiment.name:<18} {row.n:>3} {row.point[:22]:<22} "
-                f"{_int(row.k):>5} {_int(row.m):>3}  {measure:<8} "
+                f"{experiment.name:<18} {row.n:>4} {row.point[:22]:<22} "
+                f"{_int(row.k):>5} {_int(row.m):>4}  {measure:<8} "
                 f"{_fmt(row.mean):>8} {_fmt(row.se):>8} "
                 f"{f'{row.samples}/{experiment.samples}':>9}  {tasks}/{ds.sizes['block']}"
                 + (f"  {row.width:11.1e}" if experiment.certified else "")

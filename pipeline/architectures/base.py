@@ -61,6 +61,9 @@ class Architecture:
     reference: bool = False
     """True for reference states (product, GHZ, Haar, MPS) that are not networks."""
     host_batch: int | None = None
+    """Configurations per ``evaluate`` call on the host (NumPy), when smaller batches than
+    the default keep wide intermediates in cache; GPUs always get the large default. Use a
+    multiple of 64: BLAS may round differently for odd-sized batches."""
     full_values: Callable[[Params, int, Any, Any, Any], Any] | None = None
     """Optional ``full_values(params, n, hyper, xp, real_dtype)``: the unnormalised values
     on all ``2^n`` configurations at once, ``(2^n,)`` complex, by a faster route than
@@ -72,6 +75,15 @@ class Architecture:
     ``K`` columns (a sum of ``K`` product states), or None where it does not apply to
     ``hyper``. Spectra of sizes whose matrices exceed ``K`` then come from ``K x K`` Gram
     matrices (:func:`pipeline.numerics.spectra.product_schmidt_probs`)."""
+    exact_spectrum: Callable[[Params, int, Any, Sequence[int]], np.ndarray] | None = None
+    """Optional ``exact_spectrum(params, n, hyper, sites)``: the Schmidt probabilities
+    across ``A = sites`` and the rest in closed form, at any ``n`` and without the state
+    (NumPy float64; e.g. a ``cos`` network's ``4 N_h x 4 N_h`` Gram matrices, Dicke's
+    hypergeometric law). Method ``exact`` uses it where :meth:`has_exact`; the dense path
+    is its test oracle."""
+    exact_when: Callable[[Any], bool] | None = None
+    """Optional ``exact_when(hyper)``: the hyperparameters for which ``exact_spectrum``
+    applies (None: all)."""
     first_layers: Callable[[Params, Any], dict[str, tuple[Any, Any]]] | None = None
     """Optional ``first_layers(params, hyper) -> {name: (W, b)}``: the linear layers that
     read the spins (``W`` of shape ``(out, n)``), with ``evaluate_first``. Then
@@ -87,9 +99,6 @@ class Architecture:
     transformer's uncovered tail). :func:`~pipeline.architectures.states.full_state`
     evaluates the network once per configuration of the other sites and copies the
     values along the ignored ones: ``2^len(ignored)`` times less work, the same state."""
-    """Configurations per ``evaluate`` call on the host (NumPy), when smaller batches than
-    the default keep wide intermediates in cache; GPUs always get the large default. Use a
-    multiple of 64: BLAS may round differently for odd-sized batches."""
 
     def hyper(self, **values: Any) -> Any:
         """Hyperparameters from keyword arguments (see :func:`make_hyper`)."""
@@ -100,6 +109,12 @@ class Architecture:
         if callable(self.log_amplitude):
             return bool(self.log_amplitude(hyper))
         return bool(self.log_amplitude)
+
+    def has_exact(self, hyper: Any) -> bool:
+        """True when ``exact_spectrum`` applies to these hyperparameters."""
+        if self.exact_spectrum is None:
+            return False
+        return self.exact_when is None or bool(self.exact_when(hyper))
 
     def validate(self, n: int, hyper: Any) -> None:
         """Raise ``ValueError`` when this architecture cannot be built on ``n`` sites."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pipeline.architectures.base import Architecture, Params, register
+from pipeline.numerics.references import dicke_probs
 from pipeline.numerics.xp import complex_of
 
 
@@ -26,6 +28,12 @@ def evaluate(params: Params, spins: Any, hyper: DickeHyper, xp: Any) -> Any:
     one = xp.ones_like(magnetisation)
     values = xp.where(magnetisation == 0, one, xp.zeros_like(one))
     return xp.astype(values, complex_of(xp, spins.dtype))
+
+
+def exact_spectrum(params: Params, n: int, hyper: DickeHyper, sites: Sequence[int]) -> np.ndarray:
+    """Hypergeometric Schmidt probabilities across any ``len(sites)`` sites (the state is
+    permutation symmetric), at any ``n``."""
+    return dicke_probs(n, len(sites))
 
 
 def k(n: int, hyper: DickeHyper) -> int:
@@ -47,5 +55,6 @@ DICKE = register(
         k=k,
         log_amplitude=False,
         check=check,
+        exact_spectrum=exact_spectrum,
     )
 )

@@ -20,7 +20,8 @@ from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, linear, to_namespace
 from pipeline.architectures.states import basis_spins
 from pipeline.numerics.activations import check_activation, get_activation
-from pipeline.numerics.xp import complex_of
+from pipeline.numerics.spectra import gram_schmidt_probs
+from pipeline.numerics.xp import complex_of, namespace
 
 BIAS_DISTRIBUTIONS = ("uniform", "normal")
 
@@ -197,6 +198,17 @@ def full_values(params: Params, n: int, hyper: RandomFeatureHyper, xp: Any, real
     return xp.reshape(xp.matmul(left, xp.matrix_transpose(right)), (-1,))
 
 
+def exact_spectrum(
+    params: Params, n: int, hyper: RandomFeatureHyper, sites: Sequence[int]
+) -> np.ndarray:
+    """Schmidt probabilities of a ``cos``/``sin`` network across ``A = sites``, at any
+    ``n``, from its ``4 N_h x 4 N_h`` Gram matrices (:func:`product_grams`)."""
+    grams = product_grams(params, n, hyper, sites)
+    if grams is None:
+        raise ValueError(f"random_feature: no closed form for activation {hyper.activation!r}")
+    return np.asarray(gram_schmidt_probs(*grams, namespace("numpy")))
+
+
 def k(n: int, hyper: RandomFeatureHyper) -> int:
     """``k = 2 N_h``: one activation per hidden unit in each of the two channels."""
     return 2 * hyper.hidden
@@ -212,6 +224,8 @@ RANDOM_FEATURE = register(
         log_amplitude=False,
         full_values=full_values,
         product_form=product_form,
+        exact_spectrum=exact_spectrum,
+        exact_when=lambda hyper: hyper.activation in ("cos", "sin"),
         first_layers=first_layers,
         evaluate_first=evaluate_first,
         # (batch, N_h) features of 1024 configurations stay in cache: 1.3-1.6x faster than

@@ -7,6 +7,7 @@ entropy path can be checked against them: product 0, GHZ ``log 2``, Haar Page's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,11 @@ def product_evaluate(params: Params, spins: Any, hyper: ProductHyper, xp: Any) -
     return xp.prod(xp.where(spins > 0, up, down), axis=-1)
 
 
+def product_spectrum(params: Params, n: int, hyper: Any, sites: Sequence[int]) -> np.ndarray:
+    """A product state has one Schmidt value across every cut."""
+    return np.ones(1)
+
+
 PRODUCT = register(
     Architecture(
         name="product",
@@ -60,6 +66,7 @@ PRODUCT = register(
         k=_reference_k,
         log_amplitude=False,
         reference=True,
+        exact_spectrum=product_spectrum,
     )
 )
 
@@ -84,6 +91,11 @@ def ghz_evaluate(params: Params, spins: Any, hyper: GHZHyper, xp: Any) -> Any:
     return xp.where(aligned, xp.asarray(1.0, dtype=dtype), xp.asarray(0.0, dtype=dtype))
 
 
+def ghz_spectrum(params: Params, n: int, hyper: GHZHyper, sites: Sequence[int]) -> np.ndarray:
+    """``(1/2, 1/2)`` across every cut with both sides non-empty."""
+    return np.full(2, 0.5) if 0 < len(sites) < n else np.ones(1)
+
+
 GHZ = register(
     Architecture(
         name="ghz",
@@ -93,6 +105,7 @@ GHZ = register(
         k=_reference_k,
         log_amplitude=False,
         reference=True,
+        exact_spectrum=ghz_spectrum,
     )
 )
 

@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="dense",
         choices=METHODS,
         help="dense (the state vector), streaming (certified intervals from tiles, never "
-        "psi), auto (streaming where dense would not fit)",
+        "psi), auto (streaming where dense would not fit), exact (closed form at any n: "
+        "random_feature cos/sin, dicke, ghz, product)",
     )
     p.add_argument(
         "--tolerance", type=float, default=None, help="streaming: target interval width, nats"

@@ -113,11 +113,16 @@ def page_entropy(dim_a: int, dim_b: int) -> float:
     0.333333333333
     >>> page_entropy(2**3, 2**5) == page_entropy(2**5, 2**3)
     True
+    >>> round(page_entropy(2**512, 2**512) / math.log(2), 6)  # 512 bits less 1/2 nat
+    511.278652
     """
     small, large = sorted((int(dim_a), int(dim_b)))
     if small < 1:
         raise ValueError(f"dimensions must be >= 1, got {dim_a} and {dim_b}")
-    psi_diff = float(digamma(small * large + 1) - digamma(large + 1))
+    if small * large < 1 << 60:
+        psi_diff = float(digamma(small * large + 1) - digamma(large + 1))
+    else:  # digamma's asymptotic series; the next terms are below 1e-18 here
+        psi_diff = math.log(small) + 1 / (2 * small * large) - 1 / (2 * large)
     return psi_diff - (small - 1) / (2 * large)
 
 

@@ -53,17 +53,26 @@ class Task:
 
 
 def iter_tasks(sweep: Sweep, selected: Container[int] | None = None) -> Iterator[Task]:
-    """Every task of the sweep (of the experiments whose indices are in ``selected``), in
-    a fixed order (experiment, n, grid point, block). Lazy: memory does not grow with the
-    number of tasks."""
-    for experiment in sweep.experiments:
-        if selected is not None and experiment.index not in selected:
-            continue
-        grid = list(itertools.product(*(range(size) for size in experiment.grid_shape)))
-        for n_index in range(len(experiment.n)):
-            for grid_index in grid:
-                for block in range(experiment.n_blocks):
-                    start, stop = experiment.block_range(block)
+    """Every task of the sweep (of the experiments whose indices are in ``selected``),
+    cheapest first and breadth first: in order of ``n`` (over all experiments), then block,
+    experiment and grid point. An interrupted sweep, whose cost grows like ``2^n``, so
+    holds every experiment's and grid point's first samples at the smallest sizes before
+    any gets more, and resumes from there. Lazy: memory does not grow with the number of
+    tasks."""
+    experiments = [e for e in sweep.experiments if selected is None or e.index in selected]
+    grids = {
+        e.index: list(itertools.product(*(range(size) for size in e.grid_shape)))
+        for e in experiments
+    }
+    for n in sorted({n for e in experiments for n in e.n}):
+        at_n = [e for e in experiments if n in e.n]
+        for block in range(max(e.n_blocks for e in at_n)):
+            for experiment in at_n:
+                if block >= experiment.n_blocks:
+                    continue
+                start, stop = experiment.block_range(block)
+                n_index = experiment.n.index(n)
+                for grid_index in grids[experiment.index]:
                     yield Task(experiment.index, n_index, grid_index, block, start, stop)
 
 
@@ -124,6 +133,14 @@ def streaming_task_bytes(experiment: Experiment, n: int) -> int:
     return BASE_BYTES + basis + tile + evaluation
 
 
+def exact_task_bytes(experiment: Experiment, n: int) -> int:
+    """Estimated peak bytes of one ``exact`` task: the worker's base footprint, a network's
+    parameters and Gram matrices (``O(K^2 + K n)``, generously 64 MiB), and the results."""
+    windows = experiment.subsystem.n_windows
+    results = experiment.samples_per_task * windows * (len(experiment.all_sizes()) + n) * 8
+    return BASE_BYTES + (64 << 20) + results
+
+
 def task_method(
     experiment: Experiment, n: int, complex_bytes: int, worker_bytes: int | None
 ) -> str:
@@ -142,6 +159,8 @@ def task_method(
 def method_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
     """The smallest estimate the experiment's method allows at ``n`` (``auto``: the
     smaller of dense and streaming)."""
+    if experiment.method == "exact":
+        return exact_task_bytes(experiment, n)
     dense = task_bytes(experiment, n, complex_bytes)
     if experiment.method == "dense":
         return dense

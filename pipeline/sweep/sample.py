@@ -199,6 +199,28 @@ def sample_entropies(
     return values, orders, SAMPLE_STATUS.index("ok")
 
 
+def exact_sample(point: EnsemblePoint, sample: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Draw sample ``sample`` of ``point`` and measure it in closed form (method
+    ``exact``: :attr:`~pipeline.architectures.base.Architecture.exact_spectrum`, at any
+    ``n``, no state): ``(values, orders, status)`` as :func:`sample_entropies`."""
+    network_rng, subsystem_rng = sample_generators(point.root_seed, (*point.key, sample))
+    orders = orders_for(point.subsystem, point.n, subsystem_rng)
+    params = point.network(sample, network_rng)
+    spectrum = point.architecture.exact_spectrum
+    assert spectrum is not None  # the spec's validation saw to it
+    xp = namespace("numpy")
+    out = np.full((len(point.measures), len(point.all_sizes), len(orders)), np.nan)
+    for w, order in enumerate(orders.tolist()):
+        if point.subsystem.sites is not None:
+            sizes = [len(point.subsystem.sites[w])]
+        else:
+            sizes = list(point.sizes)
+        for m in sizes:
+            probs = spectrum(params, point.n, point.hyper, order[:m])
+            out[:, point.all_sizes.index(m), w] = to_numpy(entropies(probs, point.measures, xp))
+    return out, orders, SAMPLE_STATUS.index("ok")
+
+
 CERTIFIED_FIELDS = ("lo", "hi", "tail_weight", "rank", "passes")
 """What a certified experiment stores beside the entropies (:class:`TaskResult`)."""
 
@@ -345,14 +367,21 @@ def compute_task(
         if method == "streaming":
             certified_results = [certified_sample(point, sample, backend) for sample in samples]
             records, orders, status = zip(*certified_results, strict=True)
+            values = tuple(record["values"] for record in records)
         else:
-            results = [sample_entropies(point, sample, xp, dtype) for sample in samples]
+            if method == "exact":
+                results = [exact_sample(point, sample) for sample in samples]
+            else:
+                results = [sample_entropies(point, sample, xp, dtype) for sample in samples]
             values, orders, status = zip(*results, strict=True)
-            records = tuple(_dense_certified(v, point) for v in values)
-    stacked = {key: np.stack([r[key] for r in records]) for key in ("values", *CERTIFIED_FIELDS)}
+            if experiment.certified:
+                records = tuple(_dense_certified(v, point) for v in values)
+    certified = None
+    if experiment.certified:
+        certified = {key: np.stack([r[key] for r in records]) for key in CERTIFIED_FIELDS}
     return TaskResult(
-        values=stacked.pop("values"),
+        values=np.stack(values),
         orders=np.stack(orders),
         status=np.asarray(status, dtype=np.int8),
-        certified=stacked if experiment.certified else None,
+        certified=certified,
     )

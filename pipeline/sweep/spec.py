@@ -22,16 +22,23 @@ N_MIN = 2
 
 
 N_MAX = 34
-"""Largest system size a spec accepts (``2^34`` amplitudes)."""
+"""Largest system size a spec accepts (``2^34`` amplitudes) for the methods that evaluate
+the network (dense, streaming)."""
+
+
+N_MAX_EXACT = 4096
+"""Largest system size of method ``exact`` (closed forms, ``O(n)`` to ``O(K^2 n)`` work)."""
 
 
 DTYPES = ("complex128", "complex64")
 
 
-METHODS = ("dense", "streaming", "auto")
+METHODS = ("dense", "streaming", "auto", "exact")
 """How an experiment's spectra are computed: from the full state vector (``dense``), from
 tiles of it with certified intervals (``streaming``, :mod:`pipeline.numerics.streaming`),
-or streaming only where the dense task would not fit a worker (``auto``)."""
+streaming only where the dense task would not fit a worker (``auto``), or in closed form
+at any ``n`` for the architectures that have one (``exact``:
+:attr:`pipeline.architectures.base.Architecture.exact_spectrum`)."""
 
 
 NOT_DIGESTED = ("cluster", "description")
@@ -154,7 +161,7 @@ class Experiment:
     def certified(self) -> bool:
         """True when results may be certified intervals (method ``streaming`` or ``auto``):
         the store then holds ``S_x_lo``/``S_x_hi``, ``tail_weight``, ``rank``, ``passes``."""
-        return self.method != "dense"
+        return self.method in ("streaming", "auto")
 
     @property
     def grid_shape(self) -> tuple[int, ...]:

@@ -32,7 +32,9 @@ Format (``#`` comments are TOML comments)::
     windows = 10               # window/random: per sample (default 1); first: 1 only
     # sites = [[0, 1], [0, 2, 5]]   # explicit only (then no m and no windows)
     method = "dense"           # dense (default) | streaming | auto (streaming where the
-                               #   dense task would not fit a worker)
+                               #   dense task would not fit a worker) | exact (closed
+                               #   form at any n <= 4096: random_feature with cos or sin,
+                               #   dicke, ghz, product)
     [experiment.streaming]     # optional, for streaming/auto (DESIGN section 6)
     tolerance = 1e-8           # target width of each certified interval, nats
     max_rank = 1024            # largest basis; the interval there is reported however wide
@@ -80,6 +82,7 @@ from pipeline.sweep.spec import (
     DTYPES,
     METHODS,
     N_MAX,
+    N_MAX_EXACT,
     N_MIN,
     NOT_DIGESTED,
     Experiment,
@@ -388,7 +391,8 @@ def _parse_experiment(check: _Checker, table: Any, index: int, folder: Path) -> 
     params: tuple[ParamsFile, ...] = ()
     if "params" in table:
         table, params = _parse_params(check, table, path, architecture, folder)
-    n = _parse_n(check, table["n"], f"{path}.n")
+    exact = table.get("method") == "exact"
+    n = _parse_n(check, table["n"], f"{path}.n", N_MAX_EXACT if exact else N_MAX)
     samples = check.integer(table["samples"], f"{path}.samples", minimum=1)
     samples_per_task = check.integer(
         table.get("samples_per_task", samples), f"{path}.samples_per_task", minimum=1
@@ -404,7 +408,7 @@ def _parse_experiment(check: _Checker, table: Any, index: int, folder: Path) -> 
     axes, fixed = _parse_hyper(check, hyper, f"{path}.hyper", architecture, n)
     method = check.choice(table.get("method", "dense"), f"{path}.method", METHODS)
     streaming = _parse_streaming(check, table.get("streaming", {}), f"{path}.streaming", method)
-    return Experiment(
+    experiment = Experiment(
         index=index,
         name=name,
         architecture=architecture_name,
@@ -419,6 +423,18 @@ def _parse_experiment(check: _Checker, table: Any, index: int, folder: Path) -> 
         streaming=streaming,
         params=params,
     )
+    if method == "exact":
+        for grid_index in itertools.product(*(range(size) for size in experiment.grid_shape)):
+            if not architecture.has_exact(experiment.hyper_at(grid_index)):
+                which = ", ".join(name for name, a in REGISTRY.items() if a.exact_spectrum)
+                where = " with these hyperparameters" if architecture.exact_spectrum else ""
+                check.fail(
+                    f"{path}.method",
+                    f'"exact" needs a closed-form spectrum, which {architecture_name} has '
+                    f"not{where} (those with one: {which}; random_feature with activation "
+                    "cos or sin)",
+                )
+    return experiment
 
 
 def _parse_params(
@@ -501,7 +517,7 @@ def _natural(text: str) -> list[Any]:
 def _parse_streaming(check: _Checker, value: Any, path: str, method: str) -> StreamingOptions:
     table = check.table(value, path)
     check.keys(table, path, _STREAMING_KEYS, ())
-    if table and method == "dense":
+    if table and method in ("dense", "exact"):
         check.fail(path, 'streaming options need method = "streaming" or "auto"')
     defaults = StreamingOptions()
     tolerance = table.get("tolerance", defaults.tolerance)
@@ -519,14 +535,14 @@ def _parse_streaming(check: _Checker, value: Any, path: str, method: str) -> Str
     )
 
 
-def _parse_n(check: _Checker, value: Any, path: str) -> tuple[int, ...]:
+def _parse_n(check: _Checker, value: Any, path: str, largest: int) -> tuple[int, ...]:
     if _is_int(value):
-        return (check.integer(value, path, N_MIN, N_MAX),)
+        return (check.integer(value, path, N_MIN, largest),)
     if not isinstance(value, list) or not value:
         check.fail(
             path, f"expected an integer or a non-empty array of integers, got {_describe(value)}"
         )
-    sizes = tuple(check.integer(v, f"{path}[{i}]", N_MIN, N_MAX) for i, v in enumerate(value))
+    sizes = tuple(check.integer(v, f"{path}[{i}]", N_MIN, largest) for i, v in enumerate(value))
     for i in range(1, len(sizes)):
         if sizes[i] <= sizes[i - 1]:
             check.fail(

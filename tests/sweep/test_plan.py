@@ -75,22 +75,34 @@ def test_task_list_is_complete_and_disjoint():
     assert [(t.start, t.stop) for t in sn] == [(0, 4), (4, 6)]
 
 
-def test_tasks_come_in_experiment_n_grid_block_order():
+def test_tasks_come_smallest_n_first_then_block_experiment_grid():
+    """Breadth first: an interrupted sweep holds every experiment's first samples at the
+    smallest sizes (sn has n = 8, 10; mlp n = 9)."""
     spec = parse_spec(SPEC)
+    sn_blocks, mlp_blocks = [(0, 4), (4, 6)], [(0, 2), (2, 4), (4, 5)]
     expected = [
         Task(e, n_index, (g,), block, start, stop)
-        for e, sizes, points, blocks in [
-            (0, 2, 2, [(0, 4), (4, 6)]),
-            (1, 1, 2, [(0, 2), (2, 4), (4, 5)]),
-        ]
-        for n_index in range(sizes)
-        for g in range(points)
+        for e, n_index, blocks in [(0, 0, sn_blocks), (1, 0, mlp_blocks), (0, 1, sn_blocks)]
         for block, (start, stop) in enumerate(blocks)
+        for g in range(2)
     ]
     assert list(iter_tasks(spec)) == expected
     tasks = list(iter_tasks(spec))
-    assert tasks[0].key(spec) == "sn/n=8/0/block=0"
-    assert tasks[-1].key(spec) == "mlp/n=9/1/block=2"
+    assert [t.key(spec) for t in tasks[:3]] == [
+        "sn/n=8/0/block=0",
+        "sn/n=8/1/block=0",
+        "sn/n=8/0/block=1",
+    ]
+    assert tasks[-1].key(spec) == "sn/n=10/1/block=1"
+
+
+def test_blocks_interleave_across_experiments_at_one_n():
+    """At one n, block 0 of every experiment comes before any experiment's block 1."""
+    text = SPEC.replace("n = [9]", "n = [8]")
+    tasks = list(iter_tasks(parse_spec(text)))
+    at_8 = [(t.block, t.experiment) for t in tasks if t.n_index == 0]
+    assert at_8 == sorted(at_8)
+    assert at_8[:4] == [(0, 0), (0, 0), (0, 1), (0, 1)]
 
 
 def test_grid_points_are_in_c_order_and_keys_say_so():
