@@ -75,6 +75,12 @@ class Architecture:
     ``K`` columns (a sum of ``K`` product states), or None where it does not apply to
     ``hyper``. Spectra of sizes whose matrices exceed ``K`` then come from ``K x K`` Gram
     matrices (:func:`pipeline.numerics.spectra.product_schmidt_probs`)."""
+    eval_bytes: Callable[[int, Any, int], int] | None = None
+    """Optional ``eval_bytes(n, hyper, batch)``: bytes alive, beyond the state vector, while
+    ``full_state`` evaluates the network on batches of ``batch`` configurations (the
+    intermediates of one batch and any first-layer tables). Feeds the memory estimate of
+    a dense task (:func:`pipeline.sweep.plan.task_bytes`); None: a conservative
+    ``EVAL_REALS_PER_CONFIG`` reals per configuration of a batch."""
     exact_spectrum: Callable[[Params, int, Any, Sequence[int]], np.ndarray] | None = None
     """Optional ``exact_spectrum(params, n, hyper, sites)``: the Schmidt probabilities
     across ``A = sites`` and the rest in closed form, at any ``n`` and without the state

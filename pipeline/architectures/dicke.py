@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.architectures.base import Architecture, Params, register
+from pipeline.architectures.layers import spins_eval_bytes
 from pipeline.numerics.references import dicke_probs
 from pipeline.numerics.xp import complex_of
 
@@ -56,5 +57,6 @@ DICKE = register(
         log_amplitude=False,
         check=check,
         exact_spectrum=exact_spectrum,
+        eval_bytes=spins_eval_bytes,
     )
 )

@@ -104,5 +104,7 @@ RBM = register(
         k=k,
         log_amplitude=True,
         check=check,
+        # measured (n = 18): 8 M + 20 reals per configuration (M hidden units)
+        eval_bytes=lambda n, hyper, batch: batch * 8 * (8 * n_hidden(n, hyper) + 32),
     )
 )

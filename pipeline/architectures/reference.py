@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.architectures.base import Architecture, Params, register
-from pipeline.architectures.layers import check_positive, to_namespace
+from pipeline.architectures.layers import check_positive, spins_eval_bytes, to_namespace
 from pipeline.numerics.xp import complex_of
 
 
@@ -66,6 +66,7 @@ PRODUCT = register(
         k=_reference_k,
         log_amplitude=False,
         reference=True,
+        eval_bytes=spins_eval_bytes,
         exact_spectrum=product_spectrum,
     )
 )
@@ -105,6 +106,7 @@ GHZ = register(
         k=_reference_k,
         log_amplitude=False,
         reference=True,
+        eval_bytes=spins_eval_bytes,
         exact_spectrum=ghz_spectrum,
     )
 )
@@ -148,6 +150,7 @@ HAAR = register(
         k=_reference_k,
         log_amplitude=False,
         reference=True,
+        eval_bytes=spins_eval_bytes,
     )
 )
 
@@ -231,5 +234,6 @@ MPS = register(
         k=_reference_k,
         log_amplitude=False,
         reference=True,
+        eval_bytes=spins_eval_bytes,
     )
 )

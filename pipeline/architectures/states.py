@@ -53,7 +53,9 @@ def full_state(
     does not change the result. For log-amplitude
     architectures the maximum real part is subtracted before exponentiating, so states
     whose log-amplitudes exceed the floating-point range still normalise. Amplitude
-    architectures are scaled by their largest modulus before the norm is taken.
+    architectures are scaled by their largest modulus before the norm is taken. The
+    values are written into the result and shifted, exponentiated and normalised in
+    place, so the peak is one state vector plus a batch's intermediates.
 
     Parameters
     ----------
@@ -120,22 +122,28 @@ def full_state(
         if not bool(xp.all(xp.isfinite(real) | (real == -xp.inf))):
             raise StateError(f"{architecture.name}: log-amplitudes are not finite (n = {n})")
         shift = xp.max(real)
+        del real
         if not bool(xp.isfinite(shift)):
             raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})", "zero")
-        psi = xp.exp(values - xp.astype(shift, dtype))
+        values -= xp.astype(shift, dtype)
+        size = values.shape[0]
+        for start in range(0, size, DEFAULT_BATCH):  # in place: one state vector
+            stop = min(start + DEFAULT_BATCH, size)
+            values[start:stop] = xp.exp(values[start:stop])
     else:
         if not bool(xp.all(xp.isfinite(values))):
             raise StateError(f"{architecture.name}: amplitudes are not finite (n = {n})")
         scale = xp.max(xp.abs(values))
         if not bool(scale > 0):
             raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})", "zero")
-        psi = values / xp.astype(scale, dtype)
-    norm = xp.sqrt(xp.real(xp.vecdot(psi, psi)))  # one pass, no |psi|^2 temporary
+        values /= xp.astype(scale, dtype)
+    norm = xp.sqrt(xp.real(xp.vecdot(values, values)))  # one pass, no |psi|^2 temporary
     if not bool(xp.isfinite(norm)):
         raise StateError(f"{architecture.name}: the norm is not finite (n = {n})")
     if not bool(norm > 0):
         raise StateError(f"{architecture.name}: the norm underflows to zero (n = {n})", "zero")
-    return psi / xp.astype(norm, dtype)
+    values /= xp.astype(norm, dtype)
+    return values
 
 
 def _batched_values(
@@ -153,9 +161,10 @@ def _batched_values(
     ignored = sorted(architecture.ignored_sites(n, hyper)) if architecture.ignored_sites else []
     kept = [site for site in range(n) if site not in ignored]
     dim = 1 << len(kept)
-    chunks = []
+    values = xp.empty((dim,), dtype=dtype)  # filled in place: no list of chunks to join
     for start in range(0, dim, batch_size):
-        spins = basis_spins(start, min(start + batch_size, dim), len(kept), xp, rdtype)
+        stop = min(start + batch_size, dim)
+        spins = basis_spins(start, stop, len(kept), xp, rdtype)
         if ignored:  # the ignored sites' spins, never read, are -1
             low = xp.full((spins.shape[0],), -1.0, dtype=rdtype)
             column = {site: i for i, site in enumerate(kept)}
@@ -163,8 +172,7 @@ def _batched_values(
                 [spins[:, column[site]] if site in column else low for site in range(n)],
                 axis=1,
             )
-        chunks.append(xp.astype(architecture.evaluate(params, spins, hyper, xp), dtype))
-    values = xp.concat(chunks) if len(chunks) > 1 else chunks[0]
+        values[start:stop] = xp.astype(architecture.evaluate(params, spins, hyper, xp), dtype)
     if ignored:  # the same value for both spins of each ignored site
         shape = tuple(2 if site in kept else 1 for site in range(n))
         values = xp.reshape(xp.broadcast_to(xp.reshape(values, shape), (2,) * n), (1 << n,))
@@ -202,7 +210,7 @@ def _split_values(
         name: xp.matmul(spins_low, xp.matrix_transpose(weight[:, high:]))
         for name, (weight, _) in layers.items()
     }
-    chunks = []
+    values = xp.empty((1 << n,), dtype=dtype)  # filled in place: no list of chunks to join
     for block in range(1 << high):
         spins_high = basis_spins(block, block + 1, high, xp, rdtype)  # (1, high)
         shared = {
@@ -212,6 +220,8 @@ def _split_values(
         for start in range(0, 1 << low, batch_size):
             stop = min(start + batch_size, 1 << low)
             pre = {name: tables[name][start:stop, ...] + shared[name] for name in layers}
-            values = architecture.evaluate_first(params, pre, hyper, xp)
-            chunks.append(xp.astype(values, dtype))
-    return xp.concat(chunks) if len(chunks) > 1 else chunks[0]
+            offset = block << low
+            values[offset + start : offset + stop] = xp.astype(
+                architecture.evaluate_first(params, pre, hyper, xp), dtype
+            )
+    return values

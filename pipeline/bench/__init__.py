@@ -1,4 +1,5 @@
-"""Benchmarks, out of the CLI's import path: ``nqs-ent bench spectra|nested|sweep|planning``
-print their figures with ratios against baselines measured in the same run. Speed is
-measured here, never in tests.
+"""Benchmarks, out of the CLI's import path:
+``nqs-ent bench spectra|nested|sweep|planning|states|streaming|memory`` print their
+figures with ratios against baselines measured in the same run (and memory against its
+targets). Speed is measured here, never in tests.
 """

@@ -373,6 +373,12 @@ def cmd_bench_states(args: argparse.Namespace) -> int:
     return _verdict(bench_states(args.n, args.author_python, peer=peer))
 
 
+def cmd_bench_memory(args: argparse.Namespace) -> int:
+    from pipeline.bench.memory import bench_memory
+
+    return _verdict(bench_memory(args.sizes))
+
+
 def cmd_bench_streaming(args: argparse.Namespace) -> int:
     from pipeline.bench.streaming import bench_streaming
 

@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dense-max", type=_positive, default=24, help="largest n also run dense (default 24)"
     )
     p.set_defaults(func=commands.cmd_bench_streaming)
+    p = which.add_parser("memory", help="a dense half-cut task's peak memory and its estimate")
+    p.add_argument("--sizes", type=_sizes, default=[22, 24, 26], help="spins (default 22,24,26)")
+    p.set_defaults(func=commands.cmd_bench_memory)
     p = which.add_parser("planning", help="validate and resume at 10^5-10^6 tasks")
     p.add_argument("--tasks", type=_positive, default=1_000_000, help="tasks to validate")
     p.add_argument(

@@ -72,6 +72,94 @@ def bipartition(psi: Any, n: int, order: Sequence[int], m: int, xp: Any) -> Any:
     return xp.reshape(psi, (*batch, 1 << m, 1 << (n - m)))
 
 
+GATHER_BYTES = 1 << 26
+"""Bytes of the columns of ``M`` gathered per ``herk`` by :func:`cut_gram` (NumPy)."""
+
+
+def _cut_view(psi: Any, n: int, order: Sequence[int], m: int) -> tuple[Any, int]:
+    """``psi`` (NumPy, ``(2^n,)``) as a view with the sites of ``order[:m]`` on the leading
+    axes and those of ``order[m:]`` on the rest, in that order; no copy. Runs of
+    consecutive sites share one axis (the identity ordering is a ``2^m x 2^(n-m)`` matrix,
+    a cyclic window three axes). Returns ``(view, number of row axes)``."""
+    runs: list[list[int]] = []
+    row_axes = 0
+    for part in (order[:m], order[m:]):
+        start = len(runs)
+        for site in part:
+            if len(runs) > start and site == runs[-1][-1] + 1:
+                runs[-1].append(site)
+            else:
+                runs.append([site])
+        row_axes = row_axes or len(runs)
+    layout = sorted(range(len(runs)), key=lambda i: runs[i][0])  # runs tile 0..n-1
+    tensor = psi.reshape([1 << len(runs[i]) for i in layout])
+    return tensor.transpose([layout.index(i) for i in range(len(runs))]), row_axes
+
+
+def _fill_lower(upper: Any, block: int = 512) -> Any:
+    """Complete a Hermitian NumPy matrix from its upper triangle, in place, a band of
+    ``block`` columns at a time (temporaries of ``block x d``, not ``d x d``)."""
+    import numpy as np
+
+    dim = upper.shape[0]
+    for i in range(0, dim, block):
+        j = min(i + block, dim)
+        diagonal = upper[i:j, i:j]
+        diagonal[...] = np.triu(diagonal) + np.triu(diagonal, 1).conj().T
+        upper[j:, i:j] = upper[i:j, j:].conj().T
+    return upper
+
+
+def cut_gram(psi: Any, n: int, order: Sequence[int], m: int, xp: Any, *, full: bool = True) -> Any:
+    """``M M^H`` (or its conjugate) of ``M`` = :func:`bipartition` ``(psi, n, order, m)``.
+
+    With NumPy and ``2^m >= HERK_MIN_DIM`` the permuted matrix is never formed: ``M``'s
+    columns are gathered from a strided view of ``psi`` :data:`GATHER_BYTES` at a time and
+    summed into one F-contiguous result by BLAS ``herk`` (``beta = 1``), so the peak is
+    ``psi`` plus the result plus one buffer, not a second copy of ``psi``; the identity
+    ordering needs no gather at all. ``full=False`` leaves the strict lower triangle unset
+    (enough for :func:`hermitian_eigvals`, which may then overwrite the result).
+    Elsewhere, :func:`gram` of :func:`bipartition`.
+    """
+    if not (is_numpy(xp) and (1 << m) >= HERK_MIN_DIM and psi.ndim == 1):
+        return gram(bipartition(psi, n, order, m, xp), xp, full=full)
+    import numpy as np
+    from scipy.linalg import blas
+
+    view, row_axes = _cut_view(np.asarray(psi), n, tuple(int(s) for s in order), m)
+    rows = 1 << m
+    herk = blas.zherk if view.dtype == np.complex128 else blas.cherk
+    columns = view.shape[row_axes:]
+    if view.flags.c_contiguous:
+        pieces: Any = [view.reshape(rows, -1)]
+    else:
+        # blocks of whole trailing axes and a slice of the one before: contiguous runs of
+        # M's columns, in order (so the sum order is fixed by the shapes alone)
+        per_block = max(1, GATHER_BYTES // (rows * view.itemsize))
+        split, tail = len(columns), 1
+        while split > 0 and tail * columns[split - 1] <= per_block:
+            split -= 1
+            tail *= columns[split]
+        if split == 0:
+            pieces = [np.ascontiguousarray(view).reshape(rows, -1)]
+        else:
+            step = max(1, per_block // tail)
+            lead = (slice(None),) * row_axes
+            pieces = (
+                np.ascontiguousarray(view[(*lead, *outer, slice(a, a + step))]).reshape(rows, -1)
+                for outer in np.ndindex(*columns[: split - 1])
+                for a in range(0, columns[split - 1], step)
+            )
+    result = None
+    for piece in pieces:
+        if result is None:  # transposed^H transposed = conj(M M^H), F-contiguous
+            result = herk(1.0, piece.T, trans=2)
+        else:
+            result = herk(1.0, piece.T, beta=1.0, c=result, trans=2, overwrite_c=1)
+        del piece  # before the next gather: one buffer alive
+    return _fill_lower(result) if full else result
+
+
 def gram(matrix: Any, xp: Any, *, full: bool = True) -> Any:
     """``M M^H`` (or its complex conjugate; the spectrum is the same) of ``(..., r, c)``.
 
@@ -86,9 +174,7 @@ def gram(matrix: Any, xp: Any, *, full: bool = True) -> Any:
         transposed = np.asarray(matrix).T  # F-contiguous view when matrix is C-contiguous
         herk = blas.zherk if transposed.dtype == np.complex128 else blas.cherk
         upper = herk(1.0, transposed, trans=2)  # transposed^H transposed = conj(M M^H)
-        if full:
-            upper = np.triu(upper) + np.triu(upper, 1).conj().T
-        return upper
+        return _fill_lower(upper) if full else upper
     return xp.matmul(matrix, xp.conj(xp.matrix_transpose(matrix)))
 
 
@@ -167,8 +253,7 @@ def schmidt_probs(psi: Any, n: int, subsystem: Sequence[int], xp: Any) -> Any:
         raise ValueError(f"subsystem size must be in 1..{n - 1}, got {m}")
     if m > n - m:  # the complement is smaller
         order, m = order[m:] + order[:m], n - m
-    matrix = bipartition(psi, n, order, m, xp)
-    return clean_probs(hermitian_eigvals(gram(matrix, xp, full=False), xp), xp)
+    return clean_probs(hermitian_eigvals(cut_gram(psi, n, order, m, xp, full=False), xp), xp)
 
 
 def schmidt_probs_svd(psi: Any, n: int, subsystem: Sequence[int], xp: Any) -> Any:
@@ -205,20 +290,24 @@ def _nested_one_side(
     for start in range(0, len(orders), step):
         block = orders[start : start + step]
         if len(block) == 1:
-            rho = gram(bipartition(psi, n, block[0], top, xp), xp)[None, ...]
+            rho = cut_gram(psi, n, block[0], top, xp, full=len(sizes) > 1)[None, ...]
         else:
             stack = xp.stack([bipartition(psi, n, order, top, xp) for order in block])
             rho = gram(stack, xp)
-        current, current_m = rho, top
-        for m in sorted(sizes, reverse=True):
-            if m != current_m:
-                current, current_m = partial_trace_last(current, m, current_m, xp), m
+        descending = sorted(sizes, reverse=True)
+        current = rho
+        for i, m in enumerate(descending):
+            # the next size's matrix first: the eigensolver may overwrite this one
+            following = None
+            if i + 1 < len(descending):
+                following = partial_trace_last(current, descending[i + 1], m, xp)
             probs = (
-                xp.stack([hermitian_eigvals(current[i, ...], xp) for i in range(current.shape[0])])
-                if dim >= HERK_MIN_DIM
+                xp.stack([hermitian_eigvals(current[j, ...], xp) for j in range(current.shape[0])])
+                if (1 << m) >= HERK_MIN_DIM
                 else xp.linalg.eigvalsh(current)
             )
             chunks[m].append(clean_probs(probs, xp))
+            current = following
     return {m: xp.concat(parts) if len(parts) > 1 else parts[0] for m, parts in chunks.items()}
 
 

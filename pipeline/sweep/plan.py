@@ -11,15 +11,18 @@ from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 from pipeline.architectures.states import DEFAULT_BATCH
-from pipeline.numerics.spectra import STACK_BYTES
+from pipeline.numerics.spectra import GATHER_BYTES, HERK_MIN_DIM, STACK_BYTES
 from pipeline.sweep.spec import Experiment, Sweep
 
-# Python, NumPy, SciPy, Dask worker and zarr overhead of one worker process.
-BASE_BYTES = 300 * 2**20
+# Python, NumPy, SciPy, Dask worker and zarr overhead of one worker process: 92 MiB
+# measured in a LocalCluster worker with the task's modules imported (nqs-ent bench memory
+# prints the same for a fresh process), with a margin.
+BASE_BYTES = 128 * 2**20
 
 
-# Reals alive per configuration while a batch is evaluated (conservative for every
-# built-in architecture at its default size; the transformer at d_model 32 is the largest).
+# Reals alive per configuration while a batch is evaluated, for architectures that do not
+# give their own Architecture.eval_bytes (conservative: the transformer at d_model 32 keeps
+# about 600).
 EVAL_REALS_PER_CONFIG = 1024
 
 
@@ -82,29 +85,52 @@ def itemsize(sweep: Sweep) -> int:
 
 
 def task_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
-    """Estimated peak bytes of one task at size ``n``.
+    """Estimated peak bytes of one dense task at size ``n`` (fitted to ``nqs-ent bench
+    memory``, which measures it).
 
-    Samples run one after another, so the peak is one sample's: the state vector and its
-    normalisation temporaries (5 vectors of ``2^n``), one permuted copy plus the stack of
-    permuted copies (capped at ``STACK_BYTES``), the reduced density matrix of the
-    largest size ``<= n/2`` with its partial traces and eigensolver workspace (4
-    matrices), a batch of configurations being evaluated, the task's results (entropies
-    and orderings of all its samples), and the worker's base footprint.
+    Samples run one after another, so the peak is one sample's: the state vector (written,
+    shifted, exponentiated and normalised in place: one vector) and the larger of two
+    phases that do not overlap. Evaluation: the architecture's ``eval_bytes`` for its batch
+    (or ``EVAL_REALS_PER_CONFIG`` reals per configuration). Spectra: the reduced density
+    matrix of the largest cut ``<= n/2`` (with the next size's partial trace and its copy
+    when there are several sizes), the eigensolver's band workspace, and the columns being
+    gathered (:data:`~pipeline.numerics.spectra.GATHER_BYTES` at most; none for the first
+    sites) or, for matrices below ``HERK_MIN_DIM``, the stack of permuted copies
+    (:data:`~pipeline.numerics.spectra.STACK_BYTES`). Plus the task's results and the
+    worker's base footprint.
     """
+    from pipeline.architectures import get_architecture
+
     dim = 1 << n
-    sizes = experiment.subsystem.sizes(n)
+    state = dim * complex_bytes
+    subsystem = experiment.subsystem
+    sizes = subsystem.sizes(n)
     half = max(min(m, n - m) for m in sizes)
-    state = 5 * dim * complex_bytes
-    permuted = dim * complex_bytes + min(STACK_BYTES, experiment.subsystem.n_windows * dim)
-    density = 4 * (1 << half) ** 2 * complex_bytes
-    evaluation = min(dim, DEFAULT_BATCH) * EVAL_REALS_PER_CONFIG * 8
-    windows = experiment.subsystem.n_windows
+    architecture = get_architecture(experiment.architecture)
+    batch = min(dim, architecture.host_batch or DEFAULT_BATCH)
+    if architecture.eval_bytes is None:
+        evaluation = batch * EVAL_REALS_PER_CONFIG * 8
+    else:
+        evaluation = max(
+            architecture.eval_bytes(n, experiment.hyper_at(index), batch)
+            for index in itertools.product(*(range(size) for size in experiment.grid_shape))
+        )
+    rows = 1 << half
+    nested = len({min(m, n - m) for m in sizes}) > 1
+    density = rows * rows * complex_bytes * (3 if nested else 2) // 2 + rows * 64 * complex_bytes
+    if rows < HERK_MIN_DIM:
+        permuted = state + min(STACK_BYTES, subsystem.n_windows * state)
+    elif subsystem.kind == "first" and all(m <= n - m for m in sizes):
+        permuted = 0
+    else:
+        permuted = min(GATHER_BYTES, state)
+    windows = subsystem.n_windows
     results = (
         experiment.samples_per_task
         * windows
         * (len(experiment.measures) * len(experiment.all_sizes()) * 8 + n * 8)
     )
-    return BASE_BYTES + state + permuted + density + evaluation + results
+    return BASE_BYTES + state + max(evaluation, density + permuted) + results
 
 
 def streaming_task_bytes(experiment: Experiment, n: int) -> int:

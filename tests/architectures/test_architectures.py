@@ -614,3 +614,37 @@ def test_gelu_tanh_is_the_approximation_jax_uses():
     # jax.nn.gelu(1.0) = 0.841192 (approximate=True); the exact form gives 0.841345
     assert abs(float(get_activation("gelu_tanh")(np.asarray(1.0), np)) - 0.8411919906) < 1e-9
     assert 1e-5 < np.max(np.abs(approximate - exact)) < 5e-4
+
+
+@pytest.mark.parametrize(
+    ("name", "hyper"),
+    [
+        ("mlp", {"activation": "sin"}),  # first-layer split, amplitudes
+        ("sn", {}),  # first-layer split, log-amplitudes
+        ("rbm", {}),  # batched evaluate, log-amplitudes
+        ("random_feature", {"hidden": 5, "activation": "tanh"}),
+        ("dicke", {}),  # batched evaluate, amplitudes
+    ],
+)
+def test_full_state_holds_one_state_vector_and_its_estimated_evaluation(name, hyper):
+    """tracemalloc at n = 18: the values are written into the result and shifted,
+    exponentiated and normalised in place, so the peak is one state vector plus the
+    evaluation's own bytes, which Architecture.eval_bytes (the memory estimate) bounds."""
+    import tracemalloc
+
+    from pipeline.architectures.states import DEFAULT_BATCH
+
+    arch, n = get_architecture(name), 18
+    hyper = arch.hyper(**hyper)
+    params = arch.init(np.random.default_rng(0), n, hyper)
+    xp = namespace("numpy")
+    full_state(arch, params, n, hyper, xp)  # imports first
+    tracemalloc.start()
+    try:
+        full_state(arch, params, n, hyper, xp)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert arch.eval_bytes is not None
+    estimate = arch.eval_bytes(n, hyper, min(1 << n, arch.host_batch or DEFAULT_BATCH))
+    assert peak <= 16 * 2**n + estimate

@@ -58,3 +58,16 @@ def test_bench_streaming_certifies_and_compares_with_dense(capsys):
     assert re.search(r"18 streaming .* 256 +1 ", out)
     assert out.count("outside the interval by") == 2 and "False" not in out
     assert "PASS  n = 18: width" in out
+
+
+def test_bench_memory_measures_each_kind_in_its_own_process(capsys):
+    """At n = 16 the worker's base footprint dominates, so the estimate's verdict may go
+    either way; the table and the verdict lines must be there."""
+    assert main(["bench", "memory", "--sizes", "16"]) in (0, 1)
+    out = capsys.readouterr().out
+    rows = re.findall(
+        r"^ 16 +(first|window) +1 +(\d+) +(\d+\.\d\d) +(\d+) +(\d+\.\d\d)$", out, re.M
+    )
+    assert [row[0] for row in rows] == ["first", "window"], out
+    assert all(int(peak) > 1 for _, peak, *_ in rows)  # at least the state vector
+    assert len(re.findall(r"^    (PASS|MISS)  n = 16 ", out, re.M)) == 2

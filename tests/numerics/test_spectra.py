@@ -307,6 +307,75 @@ def test_nested_spectra_equal_direct_spectra(xp, monkeypatch, kind, n, sizes, st
             np.testing.assert_allclose(np.sort(probs[i]), np.sort(direct), rtol=0, atol=EXACT)
 
 
+# --- the gathered Gram matrix (no permuted copy) ----------------------------------------
+
+
+@pytest.mark.parametrize("gather_bytes", [spectra.GATHER_BYTES, 1 << 13], ids=["one", "many"])
+@pytest.mark.parametrize(
+    "order",
+    [
+        tuple(range(14)),
+        tuple((3 + i) % 14 for i in range(14)),  # a window inside the chain
+        tuple((11 + i) % 14 for i in range(14)),  # a window across the end
+        tuple(np.random.default_rng(2).permutation(14)),
+        tuple(range(13, -1, -1)),  # the complement's reversed order
+    ],
+    ids=["first", "window", "wrapping", "random", "reversed"],
+)
+def test_gathered_gram_equals_the_permuted_copy(monkeypatch, order, gather_bytes):
+    """cut_gram sums herk over column blocks gathered from a strided view of psi (8 KiB:
+    many blocks); against gram of the permuted matrix, to 1e-15 (the order of the sums
+    differs), and the full matrix Hermitian."""
+    monkeypatch.setattr(spectra, "GATHER_BYTES", gather_bytes)
+    xp, n = namespace("numpy"), 14
+    psi = xp.asarray(random_state(np.random.default_rng(7), n))
+    for m in (7, 8):
+        gathered = spectra.cut_gram(psi, n, order, m, xp)
+        copied = spectra.gram(spectra.bipartition(psi, n, order, m, xp), xp)
+        assert gathered.flags.f_contiguous
+        np.testing.assert_allclose(gathered, copied, rtol=0, atol=1e-15)
+        np.testing.assert_array_equal(gathered, gathered.conj().T)
+
+
+def test_nested_spectra_on_the_herk_route_equal_the_svd_path(monkeypatch):
+    """n = 16, every size of three windows and a random ordering through the gathered herk,
+    the partial traces taken before LAPACK overwrites each matrix, against the SVD of the
+    permuted matrix (the independent slow path), to 1e-14."""
+    monkeypatch.setattr(spectra, "GATHER_BYTES", 1 << 14)
+    xp, n = namespace("numpy"), 16
+    rng = np.random.default_rng(16)
+    psi = xp.asarray(random_state(rng, n))
+    orders = [*sample_orders("window", n, 3, rng).tolist(), rng.permutation(n).tolist()]
+    sizes = (3, 7, 8, 9, 12)
+    nested = nested_schmidt_probs(psi, n, orders, sizes, xp)
+    for m in sizes:
+        for i, order in enumerate(orders):
+            svd = np.sort(host(schmidt_probs_svd(psi, n, order[:m], xp)))
+            np.testing.assert_allclose(np.sort(host(nested[m][i])), svd, rtol=0, atol=1e-14)
+
+
+def test_a_half_cut_spectrum_holds_one_matrix_and_one_buffer(monkeypatch):
+    """tracemalloc: the half cut of a cyclic window at n = 18 allocates the 2^9 x 2^9 matrix
+    (as many entries as psi) and one gather buffer (256 KiB here), never a permuted copy of
+    psi (4 MiB)."""
+    import tracemalloc
+
+    monkeypatch.setattr(spectra, "GATHER_BYTES", 1 << 18)
+
+    xp, n = namespace("numpy"), 18
+    psi = xp.asarray(random_state(np.random.default_rng(18), n))
+    state = psi.nbytes
+    order = [(5 + i) % n for i in range(n)]
+    schmidt_probs(psi, n, order[: n // 2], xp)  # imports SciPy's BLAS and LAPACKE first
+    tracemalloc.start()
+    try:
+        schmidt_probs(psi, n, order[: n // 2], xp)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= state + (1 << 18) + (1 << 19)
+
+
 # --- S_A = S_B -------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import tracemalloc
 import pytest
 from helpers import TWO_EXPERIMENTS_SPEC
 
+from pipeline.numerics.spectra import GATHER_BYTES
 from pipeline.sweep.plan import (
     BASE_BYTES,
     BLOCK_BYTES,
@@ -157,20 +158,32 @@ def test_task_bytes_has_the_worker_base_and_grows_like_the_state():
     estimates = [task_bytes(experiment, n, 16) for n in (10, 20, 22, 24)]
     assert all(b > BASE_BYTES for b in estimates)
     assert estimates == sorted(estimates)
-    # beyond one batch of configurations (n >= 16) what grows is the 2^n vectors: two
-    # more sites, four times the increase
-    growth = (estimates[3] - estimates[2]) / (estimates[2] - estimates[1])
-    assert 3.99 < growth < 4.01
-    # at least the state with its temporaries (5 vectors) and one permuted copy
-    assert estimates[3] - BASE_BYTES >= 6 * 2**24 * 16
+    # small matrices: the state, one permuted copy and the stack of both windows' copies
+    state = 2**24 * 16
+    assert estimates[3] - BASE_BYTES >= 2 * state
+
+
+def test_a_half_cut_task_counts_two_states_and_the_gather_buffer():
+    """What nqs-ent bench memory measures: the state, the 2^(n/2) x 2^(n/2) matrix (as many
+    entries as the state) and its eigensolver workspace; a window adds one gather buffer."""
+    first = one_experiment(n="[24]", m='"n//2"', windows=1).replace('"window"', '"first"')
+    window = one_experiment(n="[24]", m='"n//2"', windows=1)
+    first_bytes = task_bytes(parse_spec(first).experiments[0], 24, 16)
+    window_bytes = task_bytes(parse_spec(window).experiments[0], 24, 16)
+    state = 2**24 * 16
+    assert 2 * state <= first_bytes - BASE_BYTES <= 2.05 * state
+    assert window_bytes - first_bytes == GATHER_BYTES
 
 
 def test_only_complex_arrays_scale_with_the_itemsize():
-    """complex128 against complex64: 8 bytes more per amplitude of the 5 state vectors, the
-    permuted copy and the 4 reduced density matrices of the largest cut (here |A| = 4)."""
-    experiment = parse_spec(one_experiment(n="[12]", m='"1..4"')).experiments[0]
-    difference = task_bytes(experiment, 12, 16) - task_bytes(experiment, 12, 8)
-    assert difference == 8 * (6 * 2**12 + 4 * (2**4) ** 2)
+    """complex128 against complex64: 8 bytes more per amplitude of the state, its permuted
+    copy and the stack of both windows' copies (|A| <= 4: matrices below HERK_MIN_DIM;
+    at n = 22 they outweigh a batch's evaluation, which does not scale), and of the
+    16 x 16 matrix with its nested partial trace (1.5 matrices) and the eigensolver's
+    band of 64 columns."""
+    experiment = parse_spec(one_experiment(n="[22]", m='"1..4"')).experiments[0]
+    difference = task_bytes(experiment, 22, 16) - task_bytes(experiment, 22, 8)
+    assert difference == 8 * (4 * 2**22 + 3 * 16**2 // 2 + 64 * 16)
 
 
 def test_the_largest_cut_counts_with_the_smaller_side():
