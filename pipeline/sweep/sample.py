@@ -106,6 +106,12 @@ class EnsemblePoint:
         """Subsystem sizes measured at this ``n``."""
         return self.subsystem.sizes(self.n)
 
+    def window_sizes(self, window: int) -> list[int]:
+        """Sizes measured on ordering ``window``: the explicit subset's own size, or all."""
+        if self.subsystem.sites is not None:
+            return [len(self.subsystem.sites[window])]
+        return list(self.sizes)
+
 
 def sample_generators(
     root_seed: int, spawn_key: Sequence[int]
@@ -211,11 +217,7 @@ def exact_sample(point: EnsemblePoint, sample: int) -> tuple[np.ndarray, np.ndar
     xp = namespace("numpy")
     out = np.full((len(point.measures), len(point.all_sizes), len(orders)), np.nan)
     for w, order in enumerate(orders.tolist()):
-        if point.subsystem.sites is not None:
-            sizes = [len(point.subsystem.sites[w])]
-        else:
-            sizes = list(point.sizes)
-        for m in sizes:
+        for m in point.window_sizes(w):
             probs = spectrum(params, point.n, point.hyper, order[:m])
             out[:, point.all_sizes.index(m), w] = to_numpy(entropies(probs, point.measures, xp))
     return out, orders, SAMPLE_STATUS.index("ok")
@@ -285,10 +287,7 @@ def certified_entropies(
         return NetworkTiles(point.architecture, params, n, point.hyper, order, m, backend)
 
     for w, order in enumerate(orders.tolist()):
-        if point.subsystem.sites is not None:
-            sizes = [len(point.subsystem.sites[w])]
-        else:
-            sizes = list(point.sizes)
+        sizes = point.window_sizes(w)
         # exact sizes, nested along the ordering (m <= n/2) or its reverse (m > n/2)
         for side, reverse in ((lambda m: m <= n - m, False), (lambda m: m > n - m, True)):
             exact = [m for m in sizes if side(m) and 1 << min(m, n - m) <= options.exact_dim]
