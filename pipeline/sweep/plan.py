@@ -57,26 +57,29 @@ class Task:
 
 def iter_tasks(sweep: Sweep, selected: Container[int] | None = None) -> Iterator[Task]:
     """Every task of the sweep (of the experiments whose indices are in ``selected``),
-    cheapest first and breadth first: in order of ``n`` (over all experiments), then block,
-    experiment and grid point. An interrupted sweep, whose cost grows like ``2^n``, so
-    holds every experiment's and grid point's first samples at the smallest sizes before
-    any gets more, and resumes from there. Lazy: memory does not grow with the number of
-    tasks."""
+    cheapest first and breadth first: the closed-form (``exact``) experiments, whose tasks
+    take milliseconds at any ``n``, then the others; each group in order of ``n`` (over
+    its experiments), then block, experiment and grid point. An interrupted sweep, whose
+    cost grows like ``2^n``, so holds every experiment's and grid point's first samples at
+    the smallest sizes before any gets more, and resumes from there. Lazy: memory does
+    not grow with the number of tasks."""
     experiments = [e for e in sweep.experiments if selected is None or e.index in selected]
     grids = {
         e.index: list(itertools.product(*(range(size) for size in e.grid_shape)))
         for e in experiments
     }
-    for n in sorted({n for e in experiments for n in e.n}):
-        at_n = [e for e in experiments if n in e.n]
-        for block in range(max(e.n_blocks for e in at_n)):
-            for experiment in at_n:
-                if block >= experiment.n_blocks:
-                    continue
-                start, stop = experiment.block_range(block)
-                n_index = experiment.n.index(n)
-                for grid_index in grids[experiment.index]:
-                    yield Task(experiment.index, n_index, grid_index, block, start, stop)
+    for exact in (True, False):
+        group = [e for e in experiments if (e.method == "exact") == exact]
+        for n in sorted({n for e in group for n in e.n}):
+            at_n = [e for e in group if n in e.n]
+            for block in range(max(e.n_blocks for e in at_n)):
+                for experiment in at_n:
+                    if block >= experiment.n_blocks:
+                        continue
+                    start, stop = experiment.block_range(block)
+                    n_index = experiment.n.index(n)
+                    for grid_index in grids[experiment.index]:
+                        yield Task(experiment.index, n_index, grid_index, block, start, stop)
 
 
 def itemsize(sweep: Sweep) -> int:

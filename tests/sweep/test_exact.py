@@ -103,6 +103,20 @@ def test_exact_tasks_run_at_n_1024():
     assert peak_task_bytes(sweep)[0] < 1 << 30
 
 
+def test_exact_tasks_come_first_at_every_n():
+    """Milliseconds at any n: the closed-form experiment's tasks (n up to 512) run before
+    the streaming experiment's smallest n, although it is listed second."""
+    streaming = _spec("sn", "[8, 10]", "streaming").split("[[experiment]]")[1]
+    exact = _spec("dicke", "[8, 512]").split("[[experiment]]")[1].replace('"e"', '"d"')
+    sweep = parse_spec(f'name = "t"\nseed = 1\n[[experiment]]{streaming}[[experiment]]{exact}')
+    experiments = sweep.experiments
+    order = [
+        (experiments[t.experiment].name, experiments[t.experiment].n[t.n_index])
+        for t in iter_tasks(sweep)
+    ]
+    assert order == [("d", 8), ("d", 512), ("e", 8), ("e", 10)]
+
+
 @pytest.mark.parametrize(
     ("architecture", "n", "method", "extra", "message"),
     [
