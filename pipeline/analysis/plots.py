@@ -120,6 +120,13 @@ def _integer_log_axis(ax: Axes, ticks: Any) -> None:
 
     ax.set_xscale("log")
     positions = sorted({float(t) for t in np.ravel(ticks) if np.isfinite(t) and t > 0})
+    if len(positions) > 2:  # no two labels closer than a twelfth of the axis
+        gap = (math.log(positions[-1]) - math.log(positions[0])) / 12
+        kept = [positions[0]]
+        for p in positions[1:-1]:
+            if math.log(p) - math.log(kept[-1]) >= gap and math.log(positions[-1] / p) >= gap:
+                kept.append(p)
+        positions = [*kept, positions[-1]]
     if 0 < len(positions) <= 12:
         ax.set_xticks(positions)
         ax.xaxis.set_major_formatter(ScalarFormatter())
@@ -439,7 +446,8 @@ def plot_entropy_vs_n(source: Any, measure: str | None = None) -> Figure:
                 label=text,
             )
         if ds.attrs.get("architecture") == "dicke":
-            reference = dicke_reference(top["n"], top["m"])
+            measured_n = top.notnull().any([d for d in top.dims if d != "n"])
+            reference = dicke_reference(top["n"], top["m"]).where(measured_n)  # partial stores
             ax.plot(n_values, reference.values, "k:", lw=1, label="Dicke, analytic")
         if math.isfinite(c_hat):
             ax.plot(

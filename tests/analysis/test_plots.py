@@ -245,3 +245,23 @@ def test_plot_command(stores, tmp_path, capsys):
     assert main(["plot", str(foreign), "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "is not an nqs-ent store" in error
+
+
+def test_log_axis_labels_never_crowd():
+    """n = 8..32 with steps of 2 near the end and one point at 1024: the first and last
+    sizes keep their labels, and no two labels are closer than a twelfth of the axis."""
+    import itertools
+
+    import matplotlib.pyplot as plt
+
+    from pipeline.analysis.plots import _integer_log_axis
+
+    figure, ax = plt.subplots()
+    sizes = [8, 12, 16, 20, 24, 26, 28, 30, 32, 1024]
+    ax.plot(sizes, sizes)
+    _integer_log_axis(ax, sizes)
+    ticks = list(ax.get_xticks())
+    plt.close(figure)
+    assert ticks[0] == 8 and ticks[-1] == 1024 and set(ticks) <= set(sizes)
+    gaps = [math.log(b / a) for a, b in itertools.pairwise(ticks)]
+    assert min(gaps) >= math.log(1024 / 8) / 12
