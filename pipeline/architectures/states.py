@@ -126,10 +126,16 @@ def full_state(
         if not bool(xp.isfinite(shift)):
             raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})", "zero")
         values -= xp.astype(shift, dtype)
+        # a real log-amplitude (SN in mode real, a real RBM) takes the real exponential,
+        # vectorised, instead of the complex one (8x slower in NumPy)
+        real_only = not bool(xp.any(xp.imag(values) != 0))
         size = values.shape[0]
         for start in range(0, size, DEFAULT_BATCH):  # in place: one state vector
             stop = min(start + DEFAULT_BATCH, size)
-            values[start:stop] = xp.exp(values[start:stop])
+            chunk = values[start:stop]
+            values[start:stop] = (
+                xp.astype(xp.exp(xp.real(chunk)), dtype) if real_only else xp.exp(chunk)
+            )
     else:
         if not bool(xp.all(xp.isfinite(values))):
             raise StateError(f"{architecture.name}: amplitudes are not finite (n = {n})")
