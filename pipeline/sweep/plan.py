@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
+from pipeline.architectures import get_architecture
 from pipeline.architectures.states import DEFAULT_BATCH
 from pipeline.numerics.spectra import GATHER_BYTES, HERK_MIN_DIM, STACK_BYTES
 from pipeline.sweep.spec import Experiment, Sweep
@@ -102,8 +103,6 @@ def task_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
     (:data:`~pipeline.numerics.spectra.STACK_BYTES`). Plus the task's results and the
     worker's base footprint.
     """
-    from pipeline.architectures import get_architecture
-
     dim = 1 << n
     state = dim * complex_bytes
     subsystem = experiment.subsystem
@@ -114,10 +113,7 @@ def task_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
     if architecture.eval_bytes is None:
         evaluation = batch * EVAL_REALS_PER_CONFIG * 8
     else:
-        evaluation = max(
-            architecture.eval_bytes(n, experiment.hyper_at(index), batch)
-            for index in itertools.product(*(range(size) for size in experiment.grid_shape))
-        )
+        evaluation = max(architecture.eval_bytes(n, hyper, batch) for _, hyper in experiment.grid())
     rows = 1 << half
     nested = len({min(m, n - m) for m in sizes}) > 1
     density = rows * rows * complex_bytes * (3 if nested else 2) // 2 + rows * 64 * complex_bytes

@@ -424,8 +424,8 @@ def _parse_experiment(check: _Checker, table: Any, index: int, folder: Path) -> 
         params=params,
     )
     if method == "exact":
-        for grid_index in itertools.product(*(range(size) for size in experiment.grid_shape)):
-            if not architecture.has_exact(experiment.hyper_at(grid_index)):
+        for _, hyper in experiment.grid():
+            if not architecture.has_exact(hyper):
                 which = ", ".join(name for name, a in REGISTRY.items() if a.exact_spectrum)
                 where = " with these hyperparameters" if architecture.exact_spectrum else ""
                 check.fail(
