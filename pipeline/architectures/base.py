@@ -60,10 +60,11 @@ class Architecture:
     """Optional validation of ``n`` against the hyperparameters."""
     reference: bool = False
     """True for reference states (product, GHZ, Haar, MPS) that are not networks."""
-    host_batch: int | None = None
+    host_batch: int | Callable[[Any], int] | None = None
     """Configurations per ``evaluate`` call on the host (NumPy), when smaller batches than
-    the default keep wide intermediates in cache; GPUs always get the large default. Use a
-    multiple of 64: BLAS may round differently for odd-sized batches."""
+    the default keep wide intermediates in cache, or ``host_batch(hyper)`` when that
+    depends on the width; GPUs always get the large default. Use a multiple of 64: BLAS
+    may round differently for odd-sized batches. Read it with :meth:`batch_for`."""
     full_values: Callable[[Params, int, Any, Any, Any], Any] | None = None
     """Optional ``full_values(params, n, hyper, xp, real_dtype)``: the unnormalised values
     on all ``2^n`` configurations at once, ``(2^n,)`` complex, by a faster route than
@@ -109,6 +110,12 @@ class Architecture:
     def hyper(self, **values: Any) -> Any:
         """Hyperparameters from keyword arguments (see :func:`make_hyper`)."""
         return make_hyper(self, values)
+
+    def batch_for(self, hyper: Any) -> int | None:
+        """:attr:`host_batch` for these hyperparameters (None: the default)."""
+        if callable(self.host_batch):
+            return int(self.host_batch(hyper))
+        return self.host_batch
 
     def is_log_amplitude(self, hyper: Any) -> bool:
         """True when ``evaluate`` returns ``log psi`` for these hyperparameters."""

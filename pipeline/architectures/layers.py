@@ -49,7 +49,11 @@ def linear(x: Any, weight: Any, bias: Any, xp: Any) -> Any:
     last bit can differ from the stacked product)."""
     lead = x.shape[:-1]
     flat = xp.reshape(x, (-1, x.shape[-1])) if len(lead) > 1 else x
-    out = xp.matmul(flat, xp.matrix_transpose(weight)) + bias
+    out = xp.matmul(flat, xp.matrix_transpose(weight))
+    if out.dtype == xp.result_type(out, bias):
+        out += bias  # in place: no second (rows, n_out) array
+    else:  # real activations, complex weights
+        out = out + bias
     return xp.reshape(out, (*lead, weight.shape[0])) if len(lead) > 1 else out
 
 

@@ -6,6 +6,7 @@ So ``psi.reshape((2,) * n)`` has axis ``i`` = site ``i``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pipeline.architectures.base import Architecture, Params
@@ -107,49 +108,86 @@ def full_state(
     """
     dtype = xp.complex128 if dtype is None else dtype
     if batch_size is None:
-        batch_size = (architecture.host_batch if is_numpy(xp) else None) or DEFAULT_BATCH
+        batch_size = (architecture.batch_for(hyper) if is_numpy(xp) else None) or DEFAULT_BATCH
+    log = architecture.is_log_amplitude(hyper)
+    scan = _Scan(xp, log, real_dtype(xp, dtype))
     fast = None
     if architecture.full_values is not None:
         fast = architecture.full_values(params, n, hyper, xp, real_dtype(xp, dtype))
     if fast is None and architecture.first_layers is not None:
-        values = _split_values(architecture, params, n, hyper, xp, dtype, batch_size)
+        values = _split_values(architecture, params, n, hyper, xp, dtype, batch_size, scan)
     elif fast is None:
-        values = _batched_values(architecture, params, n, hyper, xp, dtype, batch_size)
+        values = _batched_values(architecture, params, n, hyper, xp, dtype, batch_size, scan)
     else:
         values = xp.astype(fast, dtype, copy=False)
-    if architecture.is_log_amplitude(hyper):
-        real = xp.real(values)
-        if not bool(xp.all(xp.isfinite(real) | (real == -xp.inf))):
-            raise StateError(f"{architecture.name}: log-amplitudes are not finite (n = {n})")
-        shift = xp.max(real)
-        del real
-        if not bool(xp.isfinite(shift)):
-            raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})", "zero")
-        values -= xp.astype(shift, dtype)
-        # a real log-amplitude (SN in mode real, a real RBM) takes the real exponential,
-        # vectorised, instead of the complex one (8x slower in NumPy)
-        real_only = not bool(xp.any(xp.imag(values) != 0))
-        size = values.shape[0]
-        for start in range(0, size, DEFAULT_BATCH):  # in place: one state vector
-            stop = min(start + DEFAULT_BATCH, size)
-            chunk = values[start:stop]
-            values[start:stop] = (
-                xp.astype(xp.exp(xp.real(chunk)), dtype) if real_only else xp.exp(chunk)
-            )
-    else:
-        if not bool(xp.all(xp.isfinite(values))):
-            raise StateError(f"{architecture.name}: amplitudes are not finite (n = {n})")
-        scale = xp.max(xp.abs(values))
-        if not bool(scale > 0):
-            raise StateError(f"{architecture.name}: every amplitude is zero (n = {n})", "zero")
-        values /= xp.astype(scale, dtype)
-    norm = xp.sqrt(xp.real(xp.vecdot(values, values)))  # one pass, no |psi|^2 temporary
+        for start in range(0, values.shape[0], DEFAULT_BATCH):
+            scan(values[start : min(start + DEFAULT_BATCH, values.shape[0])])
+    name = architecture.name
+    if not bool(scan.finite):
+        what = "log-amplitudes" if log else "amplitudes"
+        raise StateError(f"{name}: {what} are not finite (n = {n})")
+    # Shift (log-amplitudes: exp(v - max re v)) or scale (amplitudes: v / max |v|) chunk
+    # by chunk, each chunk's part of the norm taken while it is in cache.
+    peak = scan.peak
+    if log and not bool(xp.isfinite(peak)):
+        raise StateError(f"{name}: every amplitude is zero (n = {n})", "zero")
+    if not log and not bool(peak > 0):
+        raise StateError(f"{name}: every amplitude is zero (n = {n})", "zero")
+    # a real log-amplitude (SN in mode real, a real RBM) takes the real exponential
+    # instead of the complex one (8x slower in NumPy)
+    real_only = log and not bool(scan.complex)
+    shift = xp.astype(peak, dtype)
+    norm2 = xp.zeros((), dtype=real_dtype(xp, dtype))
+    for start in range(0, values.shape[0], DEFAULT_BATCH):
+        stop = min(start + DEFAULT_BATCH, values.shape[0])
+        chunk = values[start:stop]
+        if real_only:
+            modulus = xp.exp(xp.real(chunk) - peak)
+            norm2 = norm2 + xp.vecdot(modulus, modulus)
+            values[start:stop] = xp.astype(modulus, dtype)
+            continue
+        chunk = xp.exp(chunk - shift) if log else chunk / shift
+        norm2 = norm2 + xp.real(xp.vecdot(chunk, chunk))
+        values[start:stop] = chunk
+    norm = xp.sqrt(norm2 * scan.copies)
     if not bool(xp.isfinite(norm)):
-        raise StateError(f"{architecture.name}: the norm is not finite (n = {n})")
+        raise StateError(f"{name}: the norm is not finite (n = {n})")
     if not bool(norm > 0):
-        raise StateError(f"{architecture.name}: the norm underflows to zero (n = {n})", "zero")
+        raise StateError(f"{name}: the norm underflows to zero (n = {n})", "zero")
     values /= xp.astype(norm, dtype)
-    return values
+    return scan.expand(values, n)
+
+
+class _Scan:
+    """What :func:`full_state` needs of the values before it normalises them, gathered
+    chunk by chunk as they are written (while each chunk is in cache), as 0-d arrays so
+    that a GPU synchronises once: whether all are finite (``-inf`` allowed for a
+    log-amplitude: a zero amplitude), the largest real part (log) or modulus, whether any
+    log-amplitude has an imaginary part; and the ignored sites that
+    :func:`_batched_values` leaves to :meth:`expand`."""
+
+    def __init__(self, xp: Any, log: bool, dtype: Any) -> None:
+        self.xp, self.log = xp, log
+        self.finite: Any = xp.asarray(True)
+        self.peak: Any = xp.asarray(-math.inf if log else 0.0, dtype=dtype)
+        self.complex: Any = xp.asarray(False)
+        self.kept: list[int] | None = None  # the sites the values run over, if not all
+        self.copies = 1  # 2^(ignored sites): the entries each value stands for
+
+    def __call__(self, chunk: Any) -> None:
+        xp = self.xp
+        if self.log:
+            real = xp.real(chunk)
+            self.finite = self.finite & xp.all(xp.isfinite(real) | (real == -xp.inf))
+            self.peak = xp.maximum(self.peak, xp.max(real))
+            self.complex = self.complex | xp.any(xp.imag(chunk) != 0)
+        else:
+            self.finite = self.finite & xp.all(xp.isfinite(chunk))
+            self.peak = xp.maximum(self.peak, xp.max(xp.abs(chunk)))
+
+    def expand(self, values: Any, n: int) -> Any:
+        """The values over the kept sites copied along the ignored ones: ``(2^n,)``."""
+        return values if self.kept is None else _expand(values, self.kept, n, self.xp)
 
 
 def _batched_values(
@@ -160,9 +198,11 @@ def _batched_values(
     xp: Any,
     dtype: Any,
     batch_size: int,
+    scan: _Scan | None = None,
 ) -> Any:
     """``evaluate`` batch by batch over the configurations of the sites the network reads,
-    copied along the ones it ignores (:attr:`Architecture.ignored_sites`)."""
+    copied along the ones it ignores (:attr:`Architecture.ignored_sites`); with ``scan``,
+    which sees each batch, the copying is left to ``scan.expand``."""
     rdtype = real_dtype(xp, dtype)
     ignored = sorted(architecture.ignored_sites(n, hyper)) if architecture.ignored_sites else []
     kept = [site for site in range(n) if site not in ignored]
@@ -178,11 +218,23 @@ def _batched_values(
                 [spins[:, column[site]] if site in column else low for site in range(n)],
                 axis=1,
             )
-        values[start:stop] = xp.astype(architecture.evaluate(params, spins, hyper, xp), dtype)
-    if ignored:  # the same value for both spins of each ignored site
-        shape = tuple(2 if site in kept else 1 for site in range(n))
-        values = xp.reshape(xp.broadcast_to(xp.reshape(values, shape), (2,) * n), (1 << n,))
+        chunk = xp.astype(architecture.evaluate(params, spins, hyper, xp), dtype)
+        if scan is not None:
+            scan(chunk)
+        values[start:stop] = chunk
+    if not ignored:
+        return values
+    if scan is None:
+        return _expand(values, kept, n, xp)
+    scan.kept, scan.copies = kept, 1 << len(ignored)
     return values
+
+
+def _expand(values: Any, kept: list[int], n: int, xp: Any) -> Any:
+    """Values over the ``kept`` sites copied along the others: the same value for both
+    spins of each ignored site, ``(2^n,)``."""
+    shape = tuple(2 if site in kept else 1 for site in range(n))
+    return xp.reshape(xp.broadcast_to(xp.reshape(values, shape), (2,) * n), (1 << n,))
 
 
 SPLIT_SITES = 16
@@ -198,6 +250,7 @@ def _split_values(
     xp: Any,
     dtype: Any,
     batch_size: int,
+    scan: _Scan | None = None,
 ) -> Any:
     """``evaluate_first`` batch by batch, each first layer's ``W s + b`` split as
     ``(W_high s_high + b) + W_low s_low``: the configurations come in blocks of ``2^j``
@@ -227,7 +280,8 @@ def _split_values(
             stop = min(start + batch_size, 1 << low)
             pre = {name: tables[name][start:stop, ...] + shared[name] for name in layers}
             offset = block << low
-            values[offset + start : offset + stop] = xp.astype(
-                architecture.evaluate_first(params, pre, hyper, xp), dtype
-            )
+            chunk = xp.astype(architecture.evaluate_first(params, pre, hyper, xp), dtype)
+            if scan is not None:
+                scan(chunk)
+            values[offset + start : offset + stop] = chunk
     return values

@@ -13,7 +13,11 @@ the paper at its paper hyperparameters, the normalised ``2^n`` state of one netw
   skipped, with a note.
 
 It prints seconds, the ratio author / nqs-ent and a PASS/MISS verdict against the target
-of 5x single-threaded. Speed is measured here, never in tests.
+of 5x single-threaded, and each state's floor (:func:`floor`): its multiply-adds at the
+GEMM speed and its activations and exponentials at the NumPy speed of this machine, both
+measured in the same run (:func:`machine_rates`), or the state's bytes at the measured
+write bandwidth if that is larger; ``ours/floor`` is how far the 1-thread time is above
+it. Speed is measured here, never in tests.
 """
 
 from __future__ import annotations
@@ -77,6 +81,87 @@ print(json.dumps(time.perf_counter() - started))
 """
 
 
+def machine_rates() -> dict[str, float]:
+    """This machine's single-threaded speeds, measured now (best of 5):
+    ``gemm`` float64 multiply-adds per second of a ``(16384, 32) x (32, 64)`` product (the
+    transformer's shape; the MLP-sized layers are cheaper still), ``tanh`` and ``exp``
+    seconds per value of :func:`pipeline.numerics.activations.tanh` and ``numpy.exp`` on
+    ``2^16`` values in cache, ``write`` bytes per second filling a 64 MiB complex vector."""
+    import array_api_compat.numpy as xp
+    from threadpoolctl import threadpool_limits
+
+    from pipeline.numerics.activations import tanh
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(16384, 32)), rng.normal(size=(32, 64))
+    x = rng.normal(size=1 << 16)
+    state = np.empty(1 << 22, dtype=np.complex128)
+
+    def best(work: Callable[[], Any]) -> float:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    with threadpool_limits(limits=1):
+        return {
+            "gemm": a.size * b.shape[1] / best(lambda: a @ b),
+            "tanh": best(lambda: tanh(x, xp)) / x.size,
+            "exp": best(lambda: np.exp(x)) / x.size,
+            "write": state.nbytes / best(lambda: state.fill(1.0)),
+        }
+
+
+def work(architecture: str, hyper: dict[str, Any], n: int) -> dict[str, float]:
+    """What one state of :data:`CASES` must compute at least, over its evaluated
+    configurations: ``macs`` multiply-adds, ``tanh`` activations and ``exp`` calls (the
+    softmax's and the log-amplitude's), by the routes nqs-ent takes: the first layer split
+    into two halves' tables (an add per unit), a cos network as two real GEMMs of
+    ``K = 2 N_h``, the transformer's uncovered last site evaluated once."""
+    dim = float(1 << n)
+    if architecture == "sn":
+        return {"macs": dim, "tanh": dim, "exp": dim}
+    if architecture == "mlp":
+        width, depth = hyper["width"], hyper["depth"]
+        return {
+            "macs": dim * (width + (depth - 1) * width**2 + 2 * width),
+            "tanh": dim * width * depth,
+            "exp": 0.0,
+        }
+    if architecture == "random_feature":
+        hidden = hyper["hidden"]
+        if hyper["activation"] == "cos":
+            return {"macs": dim * 4 * hidden, "tanh": 0.0, "exp": 0.0}
+        return {"macs": dim * 4 * hidden, "tanh": dim * 2 * hidden, "exp": 0.0}
+    from pipeline.architectures import get_architecture
+    from pipeline.architectures.transformer import n_tokens, uncovered_sites
+
+    values = get_architecture("transformer").hyper(**hyper)
+    tokens, d, heads, layers = n_tokens(n, values), values.d_model, values.heads, values.layers
+    dim = float(1 << (n - len(uncovered_sites(n, values))))
+    per_layer = tokens * (3 * d * d + d * d + 4 * d * d) + 2 * tokens * tokens * d
+    return {
+        "macs": dim * (layers * per_layer + 2 * tokens * d),
+        "tanh": dim * layers * tokens * 2 * d,
+        "exp": dim * (layers * heads * tokens * tokens + 1),
+    }
+
+
+def floor(architecture: str, hyper: dict[str, Any], n: int, rates: dict[str, float]) -> float:
+    """Seconds below which one state cannot go on this machine (single-threaded): the
+    larger of its arithmetic (:func:`work` at :func:`machine_rates`) and writing its
+    ``2^n`` complex amplitudes once at the measured bandwidth."""
+    needed = work(architecture, hyper, n)
+    arithmetic = (
+        needed["macs"] / rates["gemm"]
+        + needed["tanh"] * rates["tanh"]
+        + needed["exp"] * rates["exp"]
+    )
+    return max(arithmetic, 16.0 * (1 << n) / rates["write"])
+
+
 def ours(architecture: str, hyper: dict[str, Any], n: int, threads: int | None) -> float:
     """Seconds of one normalised state in nqs-ent with ``threads`` BLAS threads."""
     from threadpoolctl import threadpool_limits
@@ -132,10 +217,19 @@ def bench_states(
     """Print the table; the number of architectures that miss :data:`TARGET`."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     skip = author_available(author_python, peer)
+    rates = machine_rates()
     out(f"state of one network at n = {n}, seconds (1 thread | {cores} threads)")
+    out(
+        f"machine, 1 thread: GEMM {2 * rates['gemm'] / 1e9:.1f} GFLOP/s, tanh "
+        f"{rates['tanh'] * 1e9:.1f} ns, exp {rates['exp'] * 1e9:.1f} ns a value, write "
+        f"{rates['write'] / 2**30:.1f} GiB/s"
+    )
     if skip:
         out(f"author's column skipped: {skip}")
-    out(f"{'architecture':<26} {'nqs-ent':>15} {'author':>15} {'ratio (1 thread)':>17}")
+    out(
+        f"{'architecture':<26} {'nqs-ent':>15} {'author':>15} {'floor':>7} {'ours/floor':>10}"
+        f" {'ratio (1 thread)':>17}"
+    )
     misses = 0
     for label in cases or list(CASES):
         architecture, hyper, key = CASES[label]
@@ -151,8 +245,10 @@ def bench_states(
             misses += verdict == "MISS"
             ratio = f"{value:.1f}x"
         theirs = "-" if theirs_1 is None else f"{theirs_1:.2f} | {theirs_all:.2f}"
+        lowest = floor(architecture, hyper, n, rates)
         out(
             f"{label:<26} {f'{ours_1:.2f} | {ours_all:.2f}':>15} {theirs:>15} "
-            f"{ratio:>11} {verdict} (target >= {TARGET:g}x)"
+            f"{lowest:>7.3f} {ours_1 / lowest:>9.1f}x {ratio:>11} {verdict} "
+            f"(target >= {TARGET:g}x)"
         )
     return misses

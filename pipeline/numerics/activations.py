@@ -47,6 +47,38 @@ def erf(x: Any, xp: Any) -> Any:
     return xp.asarray(scipy_erf(host), dtype=x.dtype)
 
 
+def tanh(x: Any, xp: Any) -> Any:
+    """``tanh x`` as ``sign(x) (1 - t) / (1 + t)`` with ``t = exp(-2 |x|)``, except on CuPy
+    and for complex ``x``.
+
+    NumPy's ``tanh`` is a scalar libm loop on CPUs without AVX-512 (about 35 ns a value
+    on the Haswell CI machine) while its ``exp`` is vectorised, so this form, in place
+    under NumPy, is about 2x faster; it is the largest term of the MLP, SN, TanhNet and
+    transformer states. Its error is absolute: at most ``2.3e-16`` from the correctly
+    rounded ``tanh`` (measured on 4M normal values and ``|x|`` from 1e-300 to 1e3), so it
+    is relative only for ``|x| >~ 0.5``; below that it equals a change of ``x`` by less
+    than one rounding of a pre-activation ``w.s + b`` of order one. No overflow: ``t``
+    lies in ``[0, 1]``; ``+-inf`` give ``+-1``, ``-0`` stays ``-0`` and NaN stays NaN.
+    CuPy keeps its own ``tanh``, which is fast there, and complex arguments (complex MLP
+    weights) take ``xp.tanh``.
+    """
+    import array_api_compat
+
+    if array_api_compat.is_cupy_namespace(xp) or xp.isdtype(x.dtype, "complex floating"):
+        return xp.tanh(x)
+    if not is_numpy(xp):
+        t = xp.exp(-2.0 * xp.abs(x))
+        return xp.copysign((1.0 - t) / (1.0 + t), x)
+    x = np.asarray(x)  # in place (two temporaries instead of six), 0-d arrays included
+    t = np.abs(x, out=np.empty(x.shape, dtype=np.result_type(x, 0.0)))
+    t *= -2.0
+    np.exp(t, out=t)
+    out = np.subtract(1.0, t, out=np.empty_like(t))
+    t += 1.0
+    out /= t
+    return np.copysign(out, x, out=out)
+
+
 def _gelu(x: Any, xp: Any) -> Any:
     return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0), xp))
 
@@ -56,7 +88,7 @@ GELU_TANH_C = math.sqrt(2.0 / math.pi)
 
 def _gelu_tanh(x: Any, xp: Any) -> Any:
     # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    return 0.5 * x * (1.0 + xp.tanh(GELU_TANH_C * (x + 0.044715 * x * x * x)))
+    return 0.5 * x * (1.0 + tanh(GELU_TANH_C * (x + 0.044715 * x * x * x), xp))
 
 
 def _softplus(x: Any, xp: Any) -> Any:
@@ -65,7 +97,7 @@ def _softplus(x: Any, xp: Any) -> Any:
 
 
 def _sigmoid(x: Any, xp: Any) -> Any:
-    return 0.5 * (1.0 + xp.tanh(0.5 * x))
+    return 0.5 * (1.0 + tanh(0.5 * x, xp))
 
 
 def _elu(x: Any, xp: Any) -> Any:
@@ -73,7 +105,7 @@ def _elu(x: Any, xp: Any) -> Any:
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "tanh": lambda x, xp: xp.tanh(x),
+    "tanh": tanh,
     "sin": lambda x, xp: xp.sin(x),
     "cos": lambda x, xp: xp.cos(x),
     "gelu": _gelu,

@@ -109,11 +109,14 @@ def task_bytes(experiment: Experiment, n: int, complex_bytes: int) -> int:
     sizes = subsystem.sizes(n)
     half = max(min(m, n - m) for m in sizes)
     architecture = get_architecture(experiment.architecture)
-    batch = min(dim, architecture.host_batch or DEFAULT_BATCH)
+    batch = min(dim, DEFAULT_BATCH)
     if architecture.eval_bytes is None:
         evaluation = batch * EVAL_REALS_PER_CONFIG * 8
     else:
-        evaluation = max(architecture.eval_bytes(n, hyper, batch) for _, hyper in experiment.grid())
+        evaluation = max(
+            architecture.eval_bytes(n, hyper, min(dim, architecture.batch_for(hyper) or batch))
+            for _, hyper in experiment.grid()
+        )
     rows = 1 << half
     nested = len({min(m, n - m) for m in sizes}) > 1
     density = rows * rows * complex_bytes * (3 if nested else 2) // 2 + rows * 64 * complex_bytes

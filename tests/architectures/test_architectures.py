@@ -646,5 +646,5 @@ def test_full_state_holds_one_state_vector_and_its_estimated_evaluation(name, hy
     finally:
         tracemalloc.stop()
     assert arch.eval_bytes is not None
-    estimate = arch.eval_bytes(n, hyper, min(1 << n, arch.host_batch or DEFAULT_BATCH))
+    estimate = arch.eval_bytes(n, hyper, min(1 << n, arch.batch_for(hyper) or DEFAULT_BATCH))
     assert peak <= 16 * 2**n + estimate
