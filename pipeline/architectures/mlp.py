@@ -20,7 +20,7 @@ import numpy as np
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, draw_linear, linear, to_namespace
 from pipeline.numerics.activations import check_activation, get_activation
-from pipeline.numerics.xp import complex_of, real_dtype
+from pipeline.numerics.xp import complex_of, real_dtype, to_complex
 
 MODES = ("amplitude", "log")
 
@@ -150,7 +150,9 @@ def evaluate_first(params: Params, pre: dict[str, Any], hyper: MLPHyper, xp: Any
         real, imag = pre["head_re"][..., 0], pre["head_im"][..., 0]
     if hyper.mode == "log":
         real = hyper.alpha * real
-    complex_dtype = complex_of(xp, _real_of(real, xp))
+    if not xp.isdtype(real.dtype, "complex floating"):
+        return to_complex(real, imag, xp)
+    complex_dtype = complex_of(xp, _real_of(real, xp))  # complex weights: re, im complex
     return xp.astype(real, complex_dtype) + 1j * xp.astype(imag, complex_dtype)
 
 

@@ -21,7 +21,7 @@ from pipeline.architectures.layers import check_positive, linear, to_namespace
 from pipeline.architectures.states import SPLIT_SITES, basis_spins
 from pipeline.numerics.activations import check_activation, get_activation
 from pipeline.numerics.spectra import gram_schmidt_probs
-from pipeline.numerics.xp import complex_of, namespace
+from pipeline.numerics.xp import complex_of, namespace, to_complex
 
 BIAS_DISTRIBUTIONS = ("uniform", "normal")
 
@@ -93,8 +93,7 @@ def evaluate_first(params: Params, pre: dict[str, Any], hyper: RandomFeatureHype
     real, imag = (
         xp.matmul(f(pre[ch], xp), xp.asarray(params[f"{ch}.a"], dtype=dtype)) for ch in ("re", "im")
     )
-    complex_dtype = complex_of(xp, dtype)
-    return xp.astype(real, complex_dtype) + 1j * xp.astype(imag, complex_dtype)
+    return to_complex(real, imag, xp)
 
 
 def product_form(
@@ -223,8 +222,7 @@ def full_values(params: Params, n: int, hyper: RandomFeatureHyper, xp: Any, real
         stop = min(start + step, rows)
         real = xp.matmul(left_re[start:stop, ...], xp.matrix_transpose(right_re))
         imag = xp.matmul(left_im[start:stop, ...], xp.matrix_transpose(right_im))
-        block = xp.astype(real, complex_dtype) + 1j * xp.astype(imag, complex_dtype)
-        values[start * columns : stop * columns] = xp.reshape(block, (-1,))
+        values[start * columns : stop * columns] = xp.reshape(to_complex(real, imag, xp), (-1,))
     return values
 
 

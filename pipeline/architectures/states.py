@@ -218,7 +218,7 @@ def _batched_values(
                 [spins[:, column[site]] if site in column else low for site in range(n)],
                 axis=1,
             )
-        chunk = xp.astype(architecture.evaluate(params, spins, hyper, xp), dtype)
+        chunk = xp.astype(architecture.evaluate(params, spins, hyper, xp), dtype, copy=False)
         if scan is not None:
             scan(chunk)
         values[start:stop] = chunk
@@ -280,7 +280,9 @@ def _split_values(
             stop = min(start + batch_size, 1 << low)
             pre = {name: tables[name][start:stop, ...] + shared[name] for name in layers}
             offset = block << low
-            chunk = xp.astype(architecture.evaluate_first(params, pre, hyper, xp), dtype)
+            chunk = xp.astype(
+                architecture.evaluate_first(params, pre, hyper, xp), dtype, copy=False
+            )
             if scan is not None:
                 scan(chunk)
             values[offset + start : offset + stop] = chunk

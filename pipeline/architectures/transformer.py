@@ -28,7 +28,7 @@ import numpy as np
 from pipeline.architectures.base import Architecture, Params, register
 from pipeline.architectures.layers import check_positive, draw_linear, linear, to_namespace
 from pipeline.numerics.activations import check_activation, get_activation
-from pipeline.numerics.xp import complex_of
+from pipeline.numerics.xp import to_complex
 
 LAYER_NORM_EPS = 1e-5
 
@@ -226,8 +226,7 @@ def evaluate(params: Params, spins: Any, hyper: TransformerHyper, xp: Any) -> An
     flat = xp.reshape(h, (batch, tokens * hyper.d_model))
     real = hyper.alpha * linear(flat, p["head_re.W"], p["head_re.b"], xp)[..., 0]
     imag = linear(flat, p["head_im.W"], p["head_im.b"], xp)[..., 0]
-    complex_dtype = complex_of(xp, spins.dtype)
-    return xp.astype(real, complex_dtype) + 1j * xp.astype(imag, complex_dtype)
+    return to_complex(real, imag, xp)
 
 
 def k(n: int, hyper: TransformerHyper) -> int:
