@@ -41,6 +41,10 @@ def _wls_line(x: np.ndarray, y: np.ndarray, s: np.ndarray, confidence: float) ->
         row[6] = xi.size
         if xi.size < 2 or np.ptp(xi) == 0:
             continue
+        known = np.isfinite(si) & (si > 0)
+        if 2 <= known.sum() < known.size and np.ptp(xi[known]) > 0:  # drop unweighted points
+            xi, yi, si = xi[known], yi[known], si[known]
+            row[6] = xi.size
         weighted = bool(np.all(np.isfinite(si) & (si > 0)))
         w = 1.0 / si**2 if weighted else np.ones_like(xi)
         row[7] = float(weighted)
@@ -70,8 +74,11 @@ def fit_log_slope(
 ) -> xr.Dataset:
     """Fit ``S = a log(x) + b`` along ``dim``, independently for every other index.
 
-    Weighted least squares with weights ``w = 1 / se^2`` when every point of a fit has a
-    finite positive ``se`` (else ``w = 1``). With ``u = log x`` and the weighted means
+    Weighted least squares with weights ``w = 1 / se^2`` when the points of a fit have a
+    finite positive ``se`` (else ``w = 1``). Where only some have one (a partial store: an
+    ensemble of one network so far at the largest n), the points without one are left out
+    (at least two with one must remain): one unweighted point would otherwise turn the whole
+    fit unweighted. With ``u = log x`` and the weighted means
     ``u_bar``, ``S_bar``::
 
         a = sum w (u - u_bar)(S - S_bar) / S_uu,   S_uu = sum w (u - u_bar)^2,

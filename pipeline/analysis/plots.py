@@ -382,7 +382,10 @@ def _entropy_vs_n_panels(sets: dict[str, xr.Dataset], measure: str) -> list[tupl
         other = [d for d in top.dims if d != "n"]
         present = top.notnull().any(other) if other else top.notnull()
         if int(present.sum()) >= 3:
-            panels.append((name, ds, top, largest_size(st["error"])))
+            # the fit weighs only points of two or more networks (a single network's
+            # error bar is its certified half-width alone, far below an ensemble's SE)
+            weights = largest_size(st["error"].where(st["se"].notnull()))
+            panels.append((name, ds, top, largest_size(st["error"]), weights))
     return panels
 
 
@@ -405,9 +408,9 @@ def plot_entropy_vs_n(source: Any, measure: str | None = None) -> Figure:
     if not panels:
         raise ValueError("no experiment has three or more sizes n to plot")
     figure, axes = _panel_grid(len(panels))
-    for ax, (name, ds, top, top_se) in zip(axes, panels, strict=True):
+    for ax, (name, ds, top, top_se, weights) in zip(axes, panels, strict=True):
         dims = hyper_dims(top)
-        fit = fit_log_slope(top.drop_vars("m"), top_se.drop_vars("m"), dim="n")
+        fit = fit_log_slope(top.drop_vars("m"), weights.drop_vars("m"), dim="n")
         n_values = top["n"].values.astype(float)
         c_hat = float(bound_constant(ds, measure))  # NaN without k (reference states)
         highest = 0.0

@@ -117,6 +117,21 @@ def test_weights_follow_the_standard_errors():
     assert float(unweighted.se_weights) == 0 and float(unweighted.slope) > 1
 
 
+def test_points_without_a_standard_error_leave_a_weighted_fit():
+    """A partial store: the largest n has one network so far (se NaN). It is left out of
+    the weighted fit instead of turning the whole fit unweighted."""
+    x = np.arange(1, 8)
+    y = 0.5 * np.log(x)
+    y[-1] += 3.0
+    mean = xr.DataArray(y, dims="m", coords={"m": x})
+    se = xr.DataArray([0.01] * 6 + [np.nan], dims="m", coords={"m": x})
+    fit = fit_log_slope(mean, se)
+    assert float(fit.se_weights) == 1 and int(fit.points) == 6
+    assert float(fit.slope) == pytest.approx(0.5, abs=1e-12)
+    alone = fit_log_slope(mean, se.where(x < 2))  # one point with an se: all unweighted
+    assert float(alone.se_weights) == 0 and int(alone.points) == 7
+
+
 def test_fit_against_k_with_nan_and_too_few_points():
     hidden = [1, 2, 5, 10]
     k = xr.DataArray([2, 4, 10, 20], dims="hidden", coords={"hidden": hidden})
