@@ -110,10 +110,11 @@ def full_state(
     if batch_size is None:
         batch_size = (architecture.batch_for(hyper) if is_numpy(xp) else None) or DEFAULT_BATCH
     log = architecture.is_log_amplitude(hyper)
-    scan = _Scan(xp, log, real_dtype(xp, dtype))
+    rdtype = real_dtype(xp, dtype)
+    scan = _Scan(xp, log, rdtype)
     fast = None
     if architecture.full_values is not None:
-        fast = architecture.full_values(params, n, hyper, xp, real_dtype(xp, dtype))
+        fast = architecture.full_values(params, n, hyper, xp, rdtype)
     if fast is None and architecture.first_layers is not None:
         values = _split_values(architecture, params, n, hyper, xp, dtype, batch_size, scan)
     elif fast is None:
@@ -129,15 +130,13 @@ def full_state(
     # Shift (log-amplitudes: exp(v - max re v)) or scale (amplitudes: v / max |v|) chunk
     # by chunk, each chunk's part of the norm taken while it is in cache.
     peak = scan.peak
-    if log and not bool(xp.isfinite(peak)):
-        raise StateError(f"{name}: every amplitude is zero (n = {n})", "zero")
-    if not log and not bool(peak > 0):
+    if not bool(xp.isfinite(peak) if log else peak > 0):
         raise StateError(f"{name}: every amplitude is zero (n = {n})", "zero")
     # a real log-amplitude (SN in mode real, a real RBM) takes the real exponential
     # instead of the complex one (8x slower in NumPy)
     real_only = log and not bool(scan.complex)
     shift = xp.astype(peak, dtype)
-    norm2 = xp.zeros((), dtype=real_dtype(xp, dtype))
+    norm2 = xp.zeros((), dtype=rdtype)
     for start in range(0, values.shape[0], DEFAULT_BATCH):
         stop = min(start + DEFAULT_BATCH, values.shape[0])
         chunk = values[start:stop]
@@ -149,7 +148,8 @@ def full_state(
         chunk = xp.exp(chunk - shift) if log else chunk / shift
         norm2 = norm2 + xp.real(xp.vecdot(chunk, chunk))
         values[start:stop] = chunk
-    norm = xp.sqrt(norm2 * scan.copies)
+    copies = 1 if scan.kept is None else 1 << (n - len(scan.kept))  # per value
+    norm = xp.sqrt(norm2 * copies)
     if not bool(xp.isfinite(norm)):
         raise StateError(f"{name}: the norm is not finite (n = {n})")
     if not bool(norm > 0):
@@ -172,7 +172,6 @@ class _Scan:
         self.peak: Any = xp.asarray(-math.inf if log else 0.0, dtype=dtype)
         self.complex: Any = xp.asarray(False)
         self.kept: list[int] | None = None  # the sites the values run over, if not all
-        self.copies = 1  # 2^(ignored sites): the entries each value stands for
 
     def __call__(self, chunk: Any) -> None:
         xp = self.xp
@@ -226,7 +225,7 @@ def _batched_values(
         return values
     if scan is None:
         return _expand(values, kept, n, xp)
-    scan.kept, scan.copies = kept, 1 << len(ignored)
+    scan.kept = kept
     return values
 
 

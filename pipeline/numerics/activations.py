@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from pipeline.numerics.xp import is_numpy
@@ -35,7 +36,6 @@ def erf(x: Any, xp: Any) -> Any:
         from scipy.special import erf as scipy_erf
 
         return xp.asarray(scipy_erf(x))
-    import array_api_compat
 
     if array_api_compat.is_cupy_namespace(xp):
         from cupyx.scipy.special import erf as cupy_erf
@@ -62,8 +62,6 @@ def tanh(x: Any, xp: Any) -> Any:
     CuPy keeps its own ``tanh``, which is fast there, and complex arguments (complex MLP
     weights) take ``xp.tanh``.
     """
-    import array_api_compat
-
     if array_api_compat.is_cupy_namespace(xp) or xp.isdtype(x.dtype, "complex floating"):
         return xp.tanh(x)
     if not is_numpy(xp):
