@@ -101,6 +101,11 @@ class Architecture:
     evaluate_first: Callable[[Params, dict[str, Any], Any, Any], Any] | None = None
     """``evaluate_first(params, pre, hyper, xp)``: ``evaluate`` from the first layers'
     outputs ``pre[name]`` of shape ``(batch, out)`` instead of the spins."""
+    real_when: Callable[[Any], bool] | None = None
+    """Optional ``real_when(hyper)``: True when every amplitude is real for these
+    hyperparameters (for a log-amplitude network: every ``log psi`` is real, a positive
+    state). The streaming method then runs its passes in real arithmetic, a quarter of the
+    multiply-adds of the complex ones. Use :meth:`is_real` to read it."""
     ignored_sites: Callable[[int, Any], Sequence[int]] | None = None
     """Optional ``ignored_sites(n, hyper)``: sites the amplitude does not depend on (a
     transformer's uncovered tail). :func:`~pipeline.architectures.states.full_state`
@@ -122,6 +127,10 @@ class Architecture:
         if callable(self.log_amplitude):
             return bool(self.log_amplitude(hyper))
         return bool(self.log_amplitude)
+
+    def is_real(self, hyper: Any) -> bool:
+        """True when every amplitude is real for these hyperparameters (:attr:`real_when`)."""
+        return self.real_when is not None and bool(self.real_when(hyper))
 
     def has_exact(self, hyper: Any) -> bool:
         """True when ``exact_spectrum`` applies to these hyperparameters."""

@@ -103,6 +103,7 @@ RBM = register(
         evaluate=evaluate,
         k=k,
         log_amplitude=True,
+        real_when=lambda hyper: not hyper.complex_params,
         check=check,
         # measured (n = 18): 8 M + 20 reals per configuration (M hidden units)
         eval_bytes=lambda n, hyper, batch: batch * 8 * (8 * n_hidden(n, hyper) + 32),

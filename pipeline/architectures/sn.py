@@ -84,6 +84,7 @@ SN = register(
         evaluate=evaluate,
         k=k,
         log_amplitude=True,
+        real_when=lambda hyper: hyper.mode == "real",  # log psi = f(w.s + b), real
         first_layers=first_layers,
         evaluate_first=evaluate_first,
         eval_bytes=lambda n, hyper, batch: batch * 8 * 48,  # measured: 41 reals per config

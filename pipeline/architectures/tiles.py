@@ -49,6 +49,7 @@ class NetworkTiles:
         self.order, self.m, self.backend = order, m, backend
         self.rows, self.columns = 1 << m, 1 << (n - m)
         self.log_amplitude = architecture.is_log_amplitude(hyper)
+        self.real = architecture.is_real(hyper)
         self._tables: dict[str, Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -73,9 +74,24 @@ class NetworkTiles:
             }
         return self._tables
 
+    def _values(self, values: Any, shape: tuple[int, int]) -> Any:
+        """``values`` as a block of the tile: float64 for a real state, else complex128."""
+        xp = self.xp
+        if not self.real:
+            return xp.reshape(xp.astype(values, xp.complex128), shape)
+        if xp.isdtype(values.dtype, "complex floating"):
+            if not bool(xp.all(xp.imag(values) == 0)):
+                raise ValueError(
+                    f"{self.architecture.name}: these hyperparameters declare a real state "
+                    "(real_when), but the network returned complex values"
+                )
+            values = xp.real(values)
+        return xp.reshape(xp.astype(values, xp.float64), shape)
+
     def __call__(self, start: int, stop: int) -> Any:
         """Raw values (log-amplitudes or amplitudes) of columns ``start..stop-1``:
-        ``(D_A, stop - start)`` complex128."""
+        ``(D_A, stop - start)``, float64 where the state is real (:attr:`real`), else
+        complex128."""
         xp = self.xp
         width = stop - start
         spins_b = basis_spins(start, stop, self.n - self.m, xp, xp.float64)
@@ -100,7 +116,7 @@ class NetworkTiles:
                     for name in tables
                 }
                 values = self.architecture.evaluate_first(self.params, pre, self.hyper, xp)
-                blocks.append(xp.reshape(xp.astype(values, xp.complex128), (r1 - r0, width)))
+                blocks.append(self._values(values, (r1 - r0, width)))
         else:
             position = {site: i for i, site in enumerate(self.order)}
             inverse = xp.asarray([position[s] for s in range(self.n)], dtype=xp.int64)
@@ -116,5 +132,5 @@ class NetworkTiles:
                 )
                 spins = xp.take(xp.reshape(both, ((r1 - r0) * width, self.n)), inverse, axis=1)
                 values = self.architecture.evaluate(self.params, spins, self.hyper, xp)
-                blocks.append(xp.reshape(xp.astype(values, xp.complex128), (r1 - r0, width)))
+                blocks.append(self._values(values, (r1 - r0, width)))
         return xp.concat(blocks, axis=0) if len(blocks) > 1 else blocks[0]

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from pipeline.numerics.certify import FP_ULPS, Certificate, fp_budget
 from pipeline.numerics.entropy import clean_probs
@@ -76,12 +77,15 @@ class TileSource(Protocol):
     """``D_B``: configurations of the other side."""
     log_amplitude: bool
     """True when tiles hold ``log psi`` rather than ``psi``."""
+    real: bool
+    """True when tiles are real (float64: the state is real). The start block is then real
+    too, and every pass runs in real arithmetic (a quarter of the complex multiply-adds)."""
     backend: str
     """Array backend of the tiles (``numpy``, ``cupy``, ``array_api_strict``)."""
 
     def __call__(self, start: int, stop: int) -> Any:
-        """Raw values of columns ``start..stop-1``: shape ``(rows, stop - start)``, complex,
-        unnormalised amplitudes or log-amplitudes."""
+        """Raw values of columns ``start..stop-1``: shape ``(rows, stop - start)``, float64
+        (:attr:`real`) or complex128, unnormalised amplitudes or log-amplitudes."""
         ...
 
 
@@ -207,11 +211,27 @@ def _amplitudes(raw: Any, shift: float, log_amplitude: bool, xp: Any) -> Any:
     return raw * xp.asarray(math.exp(-shift), dtype=raw.dtype)
 
 
-def _omega(seed: int, rows: int, width: int, xp: Any, dtype: Any) -> Any:
-    """The Gaussian start block: ``(rows, width)`` standard complex normal, from ``seed``."""
+def _omega(seed: int, rows: int, width: int, xp: Any, real: bool) -> Any:
+    """The Gaussian start block: ``(rows, width)`` standard complex normal from ``seed``, or
+    for a real state its real part alone."""
     rng = np.random.default_rng(seed)
-    block = rng.standard_normal((rows, width)) + 1j * rng.standard_normal((rows, width))
-    return xp.asarray(block, dtype=dtype)
+    block = rng.standard_normal((rows, width))
+    if real:
+        return xp.asarray(block, dtype=xp.float64)
+    block = block + 1j * rng.standard_normal((rows, width))
+    return xp.asarray(block, dtype=xp.complex128)
+
+
+def _dtype(real: bool, xp: Any) -> Any:
+    """The tiles' dtype: float64 for a real state, else complex128."""
+    return xp.float64 if real else complex_of(xp, xp.float64)
+
+
+def _adjoint(x: Any, xp: Any) -> Any:
+    """The conjugate transpose of a matrix (the transpose of a real one)."""
+    if xp.isdtype(x.dtype, "complex floating"):
+        return xp.conj(xp.matrix_transpose(x))
+    return xp.matrix_transpose(x)
 
 
 def _scaled(partial: Partial, factor: float, xp: Any) -> Partial:
@@ -280,17 +300,17 @@ def chunk_pass(source: TileSource, spec: PassSpec, tiles: Sequence[tuple[int, in
         norm2 = float(xp.real(xp.vecdot(xp.reshape(tile, (-1,)), xp.reshape(tile, (-1,)))))
         acc, gram = (None, None) if total is None else (total.acc, total.gram)
         if spec.kind == "gram":
-            acc = _accumulate(acc, tile, xp.conj(xp.matrix_transpose(tile)), xp)
+            acc = _accumulate(acc, tile, _adjoint(tile, xp), xp)
         else:
-            z = xp.matmul(xp.conj(xp.matrix_transpose(tile)), spec.basis)
+            z = xp.matmul(_adjoint(tile, xp), spec.basis)
             acc = _accumulate(acc, tile, z, xp)
             if spec.gram:
-                term = xp.matmul(xp.conj(xp.matrix_transpose(z)), z)
+                term = xp.matmul(_adjoint(z, xp), z)
                 gram = term if gram is None else gram + term
         total = Partial(acc, norm2 + (0.0 if total is None else total.norm2), shift, gram)
     if total is None:  # a chunk of zeros
         width = source.rows if spec.kind == "gram" else spec.basis.shape[1]
-        dtype = complex_of(xp, xp.float64)
+        dtype = _dtype(source.real, xp)
         gram = xp.zeros((width, width), dtype=dtype) if spec.gram else None
         return Partial(xp.zeros((source.rows, width), dtype=dtype), 0.0, shift, gram)
     return total
@@ -355,7 +375,7 @@ def _orthonormal(block: Any, basis: Any, xp: Any) -> Any:
     if basis is None:
         return q
     for _ in range(3):
-        q = q - xp.matmul(basis, xp.matmul(xp.conj(xp.matrix_transpose(basis)), q))
+        q = q - xp.matmul(basis, xp.matmul(_adjoint(basis, xp), q))
         q, _ = xp.linalg.qr(q)
     return q
 
@@ -389,7 +409,7 @@ def one_pass_ritz(product: Any, gram: Any, norm2: float, xp: Any) -> tuple[np.nd
     w = np.zeros((kept.shape[1], kept.shape[1]), dtype=np.complex128)
     for r0, r1 in _row_blocks(product.shape[0]):
         yv = xp.matmul(product[r0:r1, ...], kept)
-        w += to_numpy(xp.matmul(xp.conj(xp.matrix_transpose(yv)), yv))
+        w += to_numpy(xp.matmul(_adjoint(yv, xp), yv))
     w /= norm2**2
     scale = 1.0 / np.sqrt(g[keep])
     h = w * scale[:, None] * scale[None, :]
@@ -407,7 +427,7 @@ def exact_density(
     xp = namespace(source.backend)
     total = run_pass(source, PassSpec("gram"), options or StreamingOptions(), mapper, xp)
     rho = total.acc / xp.asarray(total.norm2, dtype=total.acc.dtype)
-    return (rho + xp.conj(xp.matrix_transpose(rho))) / 2
+    return (rho + _adjoint(rho, xp)) / 2
 
 
 def exact_spectrum(rho: Any, xp: Any) -> StreamingSpectrum:
@@ -497,9 +517,7 @@ def _streaming_spectrum(
     max_rank = min(options.max_rank, rows)
     # the first pass applies rho to a Gaussian block Omega and certifies from it alone
     width = min(2 * block, max_rank)
-    start = _orthonormal(
-        _omega(options.seed, rows, width, xp, complex_of(xp, xp.float64)), None, xp
-    )
+    start = _orthonormal(_omega(options.seed, rows, width, xp, source.real), None, xp)
     first = run_pass(source, PassSpec("apply", basis=start, gram=True), options, mapper, xp)
     del start
     shift, passes = first.shift, 1
@@ -519,7 +537,7 @@ def _streaming_spectrum(
         passes += 1
         scale = xp.asarray(applied.norm2, dtype=applied.acc.dtype)
         product = applied.acc / scale  # rho @ newest
-        column = to_numpy(xp.matmul(xp.conj(xp.matrix_transpose(basis)), product))
+        column = to_numpy(xp.matmul(_adjoint(basis, xp), product))
         size, width = column.shape
         grown = np.zeros((size, size), dtype=np.complex128)
         old = size - width
@@ -548,6 +566,12 @@ class ArraySource:
     backend: str = "numpy"
 
     @property
+    def real(self) -> bool:
+        """A real matrix gives real tiles."""
+        matrix = self.matrix
+        return not array_namespace(matrix).isdtype(matrix.dtype, "complex floating")
+
+    @property
     def rows(self) -> int:
         return int(self.matrix.shape[0])
 
@@ -557,4 +581,4 @@ class ArraySource:
 
     def __call__(self, start: int, stop: int) -> Any:
         xp = namespace(self.backend)
-        return xp.asarray(self.matrix[:, start:stop], dtype=xp.complex128)
+        return xp.asarray(self.matrix[:, start:stop], dtype=_dtype(self.real, xp))

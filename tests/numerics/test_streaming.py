@@ -94,6 +94,30 @@ def test_one_pass_ritz_values_interlace_the_schmidt_probabilities(decay):
     assert np.sum(ritz) >= np.trace(omega.conj().T @ matrix @ z).real - 1e-15
 
 
+def test_a_real_state_is_certified_in_real_arithmetic(backend):
+    singular = np.exp(-np.arange(256) / 8.0)
+    rng = np.random.default_rng(5)
+    u, _ = np.linalg.qr(rng.standard_normal((256, 256)))
+    v, _ = np.linalg.qr(rng.standard_normal((1024, 256)))
+    matrix = (u * singular) @ v.T  # real, with these singular values
+    options = StreamingOptions(block=16, max_rank=160, exact_dim=64)
+    real = ArraySource(matrix, backend=backend)
+    assert real.real and not ArraySource(matrix.astype(complex)).real
+    # every pass's sums stay real: the basis, the tiles and their products
+    xp = streaming.namespace(backend)
+    basis = streaming._orthonormal(streaming._omega(0, 256, 32, xp, True), None, xp)
+    part = streaming.chunk_pass(
+        real, streaming.PassSpec("apply", basis=basis, gram=True), [(0, 512), (512, 1024)]
+    )
+    assert part.acc.dtype == xp.float64 and part.gram.dtype == xp.float64
+    truth = _truth(singular)
+    for source in (real, ArraySource(matrix.astype(complex), backend=backend)):
+        result = streaming_spectrum(source, MEASURES, options)
+        _, lo, hi = result.entropies(MEASURES)
+        assert not result.exact and np.max(hi - lo) <= options.tolerance
+        assert np.all(lo <= truth + 1e-12) and np.all(truth <= hi + 1e-12)
+
+
 def test_flat_spectrum_reports_an_honest_wide_interval_at_max_rank():
     singular = np.ones(256)  # maximally entangled: no rank below 256 certifies anything
     result = streaming_spectrum(

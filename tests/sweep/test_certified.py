@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from pipeline.architectures import REGISTRY
+from pipeline.architectures.tiles import NetworkTiles
 from pipeline.numerics.streaming import StreamingOptions
 from pipeline.numerics.xp import namespace
 from pipeline.sweep.sample import EnsemblePoint, certified_sample, compute_task, sample_entropies
@@ -73,8 +74,9 @@ def test_dense_value_lies_inside_the_certified_interval(name, kind):
     )
 
 
-def test_certified_samples_agree_under_array_api_strict():
-    point = _point("mlp", "window")
+@pytest.mark.parametrize("name", ["mlp", "sn"])  # a complex and a real (sn: mode real) state
+def test_certified_samples_agree_under_array_api_strict(name):
+    point = _point(name, "window")
     numpy_result, _, _ = certified_sample(point, 1, "numpy")
     strict_result, _, _ = certified_sample(point, 1, "array_api_strict")
     for key in ("values", "lo", "hi"):
@@ -157,3 +159,16 @@ def test_options_reach_the_point():
     assert experiment.streaming == dataclasses.replace(
         StreamingOptions(), tolerance=1e-6, max_rank=128
     )
+
+
+def test_a_real_state_streams_real_tiles_and_a_false_declaration_is_refused():
+    sn = REGISTRY["sn"]
+    params = sn.init(np.random.default_rng(0), N, sn.hyper())
+    tiles = NetworkTiles(sn, params, N, sn.hyper(), range(N), N // 2)
+    assert tiles.real and tiles(0, 8).dtype == np.float64
+    general = sn.hyper(mode="general")
+    params = sn.init(np.random.default_rng(0), N, general)
+    assert not NetworkTiles(sn, params, N, general, range(N), N // 2).real
+    lying = dataclasses.replace(sn, real_when=lambda hyper: True)
+    with pytest.raises(ValueError, match="declare a real state"):
+        NetworkTiles(lying, params, N, general, range(N), N // 2)(0, 8)
