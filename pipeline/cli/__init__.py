@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from pipeline.cli.errors import EXIT_BROKEN_PIPE, EXIT_USAGE, _input_errors, one_line
 from pipeline.cli.parser import build_parser
+from pipeline.run.clusters import keep_freed_memory
 
 __all__ = ["main"]
 
@@ -31,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours.handlers[:] = [handler]
     ours.propagate = False
     ours.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    keep_freed_memory()  # bench and serial commands evaluate networks in this process
     if args.command == "run":
         import distributed  # noqa: F401  (applies its logging config first; then quiet it)
 

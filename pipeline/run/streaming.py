@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipeline.numerics.streaming import Mapper, Partial
+from pipeline.run.clusters import keep_freed_memory
 
 
 def _single_threaded(function: Callable[..., Partial], *args: Any) -> Partial:
     from threadpoolctl import threadpool_limits
 
+    keep_freed_memory()
     with threadpool_limits(limits=1, user_api="blas"):
         return function(*args)
 

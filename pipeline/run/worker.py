@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import store
+from pipeline.run.clusters import keep_freed_memory
 from pipeline.sweep.plan import (
     Task,
 )
@@ -58,6 +59,7 @@ def _worker_memory() -> int | None:
 def run_task(store_path: str, digest: str, task: Task, backend: str) -> dict[str, Any]:
     """Worker entry point: compute one task, write it to the store, return a summary."""
     started = time.perf_counter()
+    keep_freed_memory()
     sweep, format_version = _sweep_of(store_path, digest)
     result = compute_task(sweep, task, backend, _worker_memory())
     experiment = sweep.experiments[task.experiment]
