@@ -71,3 +71,13 @@ def test_bench_memory_measures_each_kind_in_its_own_process(capsys):
     assert [row[0] for row in rows] == ["first", "window"], out
     assert all(int(peak) > 1 for _, peak, *_ in rows)  # at least the state vector
     assert len(re.findall(r"^    (PASS|MISS)  n = 16 ", out, re.M)) == 2
+
+
+def test_best_keeps_the_least_of_three_within_budget_and_gives_up_on_none():
+    from pipeline.bench.states import BUDGET, best
+
+    times = iter([3.0, 1.0, 2.0, 0.5])
+    assert best(lambda: next(times)) == 1.0  # three runs, the fourth never made
+    slow = iter([BUDGET + 1.0, 0.1])
+    assert best(lambda: next(slow)) == BUDGET + 1.0  # over budget after one
+    assert best(lambda: None) is None
