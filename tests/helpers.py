@@ -7,6 +7,7 @@ import hashlib
 import re
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -205,3 +206,38 @@ def state_from_file(path: Path, architecture: str, n: int, **given: Any) -> tupl
     hyper = arch.hyper(**complete_hyper(network, arch, given))
     check_network(network, arch, n, hyper)
     return np.asarray(full_state(arch, network.params, n, hyper, np)), network
+
+
+def assert_matches_reference(store: Path, reference: Path) -> None:
+    """The store's arrays equal the committed snapshot ``reference``: entropies (nats)
+    within :data:`pipeline.numerics.provenance.CROSS_MACHINE_ATOL` (the references were
+    made on another machine), integers (site orderings, k) and the NaN pattern exactly."""
+    from pipeline.numerics.provenance import CROSS_MACHINE_ATOL
+    from pipeline.store.snapshots import read_snapshot, snapshot_arrays
+
+    expected = read_snapshot(reference)
+    actual = snapshot_arrays(store)
+    assert sorted(actual) == sorted(expected)
+    for key, values in expected.items():
+        assert actual[key].dtype == values.dtype and actual[key].shape == values.shape, key
+        if np.issubdtype(values.dtype, np.floating):
+            np.testing.assert_allclose(
+                actual[key], values, rtol=0, atol=CROSS_MACHINE_ATOL, equal_nan=True, err_msg=key
+            )
+        else:
+            np.testing.assert_array_equal(actual[key], values, err_msg=key)
+
+
+def svd_entropies(psi: np.ndarray, n: int, order: Sequence[int], m: int, measures) -> np.ndarray:
+    """Entropies (nats) of the first ``m`` sites of ``order`` from NumPy's SVD of the
+    state, with no clipping of small values: the oracle of Renyi orders below 1, which
+    weigh the smallest Schmidt values most (the library's dense paths zero values below
+    ``D eps p_max``, a convention, not the truth; the SVD's ``p = s^2`` are accurate down
+    to ``(eps s_max)^2``)."""
+    from pipeline.numerics.certify import _entropy
+    from pipeline.numerics.measures import measure_order
+
+    matrix = np.transpose(np.asarray(psi).reshape((2,) * n), tuple(order)).reshape(1 << m, -1)
+    s = np.linalg.svd(matrix, compute_uv=False)
+    p = s**2 / np.sum(s**2)
+    return np.asarray([_entropy(p, 0, 0.0, measure_order(x)) for x in measures])

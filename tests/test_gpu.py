@@ -1,5 +1,10 @@
 """The numerics contract on CuPy (skipped without CuPy and a CUDA device), and the error
-that asking for a GPU gives when there is none (runs everywhere without a GPU)."""
+that asking for a GPU gives when there is none (runs everywhere without a GPU).
+
+On a GPU: every registered architecture's state, the dense and nested spectra, the
+streaming method's certified intervals, and every quick twin run end to end with
+``--backend cupy`` against the committed CPU references (within the cross-machine
+tolerance, as on any other machine)."""
 
 from __future__ import annotations
 
@@ -7,11 +12,14 @@ import math
 
 import numpy as np
 import pytest
+from helpers import ROOT, assert_matches_reference, nqs_ent_run
 
-from pipeline.architectures import get_architecture
+from pipeline.architectures import REGISTRY, get_architecture
 from pipeline.architectures.states import full_state
+from pipeline.architectures.tiles import NetworkTiles
 from pipeline.numerics.entropy import entropies
 from pipeline.numerics.spectra import nested_schmidt_probs, schmidt_probs, schmidt_probs_svd
+from pipeline.numerics.streaming import StreamingOptions, streaming_spectrum
 from pipeline.numerics.xp import BackendError, gpu_available, namespace, resolve_backend, to_numpy
 from pipeline.sweep.subsystems import sample_orders
 
@@ -32,6 +40,17 @@ def cupy_xp():
 
 NP = namespace("numpy")
 
+SMALL = {
+    "transformer": {"patch": 3, "stride": 2, "d_model": 8, "heads": 2, "layers": 2},
+    "random_feature": {"hidden": 20},
+}
+"""Hyperparameters that fit n = 10 (every other architecture at its defaults)."""
+CASES = [(name, SMALL.get(name, {})) for name in sorted(REGISTRY)] + [
+    ("mlp", {"activation": "sin"}),
+    ("random_feature", {"hidden": 5, "activation": "tanh"}),
+    ("sn", {"activation": "sin", "mode": "general"}),
+]
+
 
 def pair(name: str, n: int, xp, seed: int = 0, **hyper):
     """The same network's state on CuPy (``xp``) and on NumPy."""
@@ -45,10 +64,57 @@ def pair(name: str, n: int, xp, seed: int = 0, **hyper):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize(("name", "hyper"), [("haar", {}), ("mps", {"chi": 3}), ("sn", {})])
+@pytest.mark.filterwarnings("ignore:.*uncovered:UserWarning")
+@pytest.mark.parametrize(("name", "hyper"), CASES, ids=lambda c: str(c))
 def test_full_state_matches_numpy(cupy_xp, name, hyper):
     gpu, cpu = pair(name, 10, cupy_xp, seed=1, **hyper)
     np.testing.assert_allclose(to_numpy(gpu), cpu, rtol=0, atol=PATHS)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    ("name", "hyper"),
+    [("mlp", {"activation": "sin"}), ("sn", {}), ("random_feature", {"hidden": 5})],
+)
+def test_streaming_on_gpu_matches_numpy_and_contains_dense(cupy_xp, name, hyper):
+    """n = 16, a window of 8 sites (exact_dim 16: the certified sketch, not the exact sum)."""
+    n, m = 16, 8
+    arch = get_architecture(name)
+    h = arch.hyper(**hyper)
+    params = arch.init(np.random.default_rng(5), n, h)
+    order = tuple(range(3, n)) + tuple(range(3))
+    options = StreamingOptions(exact_dim=16, block=32)
+    results = {
+        backend: streaming_spectrum(
+            NetworkTiles(arch, params, n, h, order, m, backend), MEASURES, options
+        )
+        for backend in ("cupy", "numpy")
+    }
+    gpu, cpu = results["cupy"], results["numpy"]
+    assert gpu.rank == cpu.rank and gpu.passes == cpu.passes
+    psi = full_state(arch, params, n, h, NP)
+    dense = to_numpy(entropies(schmidt_probs(psi, n, order[:m], NP), MEASURES, NP))
+    for a, b in zip(gpu.entropies(MEASURES), cpu.entropies(MEASURES), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=PATHS)
+    _, lo, hi = gpu.entropies(MEASURES)
+    assert np.all(lo - PATHS <= dense) and np.all(dense <= hi + PATHS), (lo, dense, hi)
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*uncovered:UserWarning")
+@pytest.mark.parametrize(
+    "path", sorted(ROOT.glob("workflows/*/*_quick.toml")), ids=lambda p: p.stem
+)
+def test_quick_twin_on_gpu_reproduces_reference(cupy_xp, path, tmp_path, cluster, capsys):
+    """The committed CPU references, within the cross-machine tolerance."""
+    store = tmp_path / "store.zarr"
+    assert nqs_ent_run(path, store, "--backend", "cupy", cluster=cluster) == 0, (
+        capsys.readouterr().err
+    )
+    assert_matches_reference(
+        store, ROOT / "data" / "reference" / f"{path.parent.name}_{path.stem}.npz"
+    )
 
 
 @pytest.mark.gpu

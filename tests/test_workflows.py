@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
-from helpers import ROOT, nqs_ent_run
+from helpers import ROOT, assert_matches_reference, nqs_ent_run
 
 from pipeline.cli import main
-from pipeline.numerics.provenance import CROSS_MACHINE_ATOL
-from pipeline.store.snapshots import read_snapshot, snapshot_arrays, write_snapshot
+from pipeline.store.snapshots import write_snapshot
 from pipeline.sweep.validate import load_spec
 
 FULL = sorted(p for p in ROOT.glob("workflows/*/*.toml") if not p.stem.endswith("_quick"))
@@ -62,17 +60,7 @@ def test_quick_twin_reproduces_reference(path, tmp_path, cluster, capsys):
     if UPDATE:
         reference.parent.mkdir(parents=True, exist_ok=True)
         write_snapshot(store, reference)
-    expected = read_snapshot(reference)
-    actual = snapshot_arrays(store)
-    assert sorted(actual) == sorted(expected)
-    for key, values in expected.items():
-        assert actual[key].dtype == values.dtype and actual[key].shape == values.shape, key
-        if np.issubdtype(values.dtype, np.floating):  # entropies, nats
-            np.testing.assert_allclose(
-                actual[key], values, rtol=0, atol=CROSS_MACHINE_ATOL, equal_nan=True, err_msg=key
-            )
-        else:
-            np.testing.assert_array_equal(actual[key], values, err_msg=key)
+    assert_matches_reference(store, reference)
     figures = tmp_path / "figures"
     assert main(["plot", str(store), "--out", str(figures)]) == 0
     assert list(figures.glob("*.png")) and list(figures.glob("*.pdf"))

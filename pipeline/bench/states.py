@@ -18,6 +18,13 @@ GEMM speed and its activations and exponentials at the NumPy speed of this machi
 measured in the same run (:func:`machine_rates`), or the state's bytes at the measured
 write bandwidth if that is larger; ``ours/floor`` is how far the 1-thread time is above
 it. Speed is measured here, never in tests.
+
+With ``--backend cupy`` both codes run on the GPU: nqs-ent through CuPy (timed up to a
+device synchronisation) and the author's model moved to torch's CUDA device (its
+``build_normalized_state`` on ``device="cuda"``, timed up to ``torch.cuda.synchronize``);
+the thread columns and the CPU floor then do not apply (``-``), and the ratio is GPU
+against GPU. Each time is still the best of up to three, after one untimed warm-up
+(CUDA contexts, kernel compilation and the memory pool's first allocations).
 """
 
 from __future__ import annotations
@@ -96,10 +103,14 @@ models = {{
     "cos100": lambda: b.RandomFeatureNQS(n, 100, "cos"),
     "tanh5": lambda: b.RandomFeatureNQS(n, 5, "tanh"),
 }}
-model = models[{key!r}]()
-started = time.perf_counter()
-with torch.no_grad():
-    b.build_normalized_state(model, n, device="cpu")
+device = {device!r}
+model = models[{key!r}]().to(device)
+for _ in range(1 + (device == "cuda")):  # on the GPU, the first run warms up
+    started = time.perf_counter()
+    with torch.no_grad():
+        b.build_normalized_state(model, n, device=device)
+    if device == "cuda":
+        torch.cuda.synchronize()
 print(json.dumps(time.perf_counter() - started))
 """
 
@@ -180,33 +191,48 @@ def floor(architecture: str, hyper: dict[str, Any], n: int, rates: dict[str, flo
     return max(arithmetic, 16.0 * (1 << n) / rates["write"])
 
 
-def ours(architecture: str, hyper: dict[str, Any], n: int, threads: int | None) -> float:
-    """Seconds of one normalised state in nqs-ent with ``threads`` BLAS threads (the best
-    of up to three, :func:`best`)."""
+def ours(
+    architecture: str,
+    hyper: dict[str, Any],
+    n: int,
+    threads: int | None,
+    backend: str = "numpy",
+) -> float:
+    """Seconds of one normalised state in nqs-ent with ``threads`` BLAS threads, or on the
+    GPU for ``backend="cupy"`` (after one warm-up; the best of up to three, :func:`best`)."""
     from threadpoolctl import threadpool_limits
 
     from pipeline.architectures import get_architecture
     from pipeline.architectures.states import full_state
-    from pipeline.numerics.xp import namespace
+    from pipeline.numerics.xp import namespace, synchronize
 
     arch = get_architecture(architecture)
     values = arch.hyper(**hyper)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a transformer's uncovered tail
         params = arch.init(np.random.default_rng(0), n, values)
-    xp = namespace("numpy")
+    xp = namespace(backend)
+
+    def state() -> None:
+        full_state(arch, params, n, values, xp)
+        synchronize(xp)
+
     with threadpool_limits(limits=threads):
-        seconds = best(lambda: _elapsed(lambda: full_state(arch, params, n, values, xp)))
+        if backend != "numpy":
+            state()
+        seconds = best(lambda: _elapsed(state))
     assert seconds is not None
     return seconds
 
 
-def author(python: str, key: str, n: int, threads: int, peer: Path = PEER) -> float | None:
-    """Seconds of one normalised state in the author's code (the best of up to three
-    subprocesses, :func:`best`), or None if it cannot run."""
+def author(
+    python: str, key: str, n: int, threads: int, peer: Path = PEER, device: str = "cpu"
+) -> float | None:
+    """Seconds of one normalised state in the author's code on torch's ``device`` (the best
+    of up to three subprocesses, :func:`best`), or None if it cannot run."""
     if not peer.is_dir():
         return None
-    script = AUTHOR.format(peer=str(peer), threads=threads, n=n, key=key)
+    script = AUTHOR.format(peer=str(peer), threads=threads, n=n, key=key, device=device)
 
     def once() -> float | None:
         result = subprocess.run([python, "-c", script], capture_output=True, text=True)
@@ -217,11 +243,14 @@ def author(python: str, key: str, n: int, threads: int, peer: Path = PEER) -> fl
     return best(once)
 
 
-def author_available(python: str, peer: Path = PEER) -> str | None:
+def author_available(python: str, peer: Path = PEER, device: str = "cpu") -> str | None:
     """Why the author's column is skipped, or None when it can run."""
     if not peer.is_dir():
         return f"the author's code is not at {peer} (--peer gives its folder)"
-    found = subprocess.run([python, "-c", "import torch"], capture_output=True, text=True)
+    check = "import torch" + ("; assert torch.cuda.is_available()" if device == "cuda" else "")
+    found = subprocess.run([python, "-c", check], capture_output=True, text=True)
+    if found.returncode != 0 and device == "cuda":
+        return f"{python}'s torch sees no CUDA device"
     if found.returncode != 0:
         return (
             f"{python} has no torch (make one: python3 -m venv --system-site-packages "
@@ -237,8 +266,11 @@ def bench_states(
     cases: list[str] | None = None,
     peer: Path = PEER,
     out: Callable[[str], Any] = print,
+    backend: str = "numpy",
 ) -> int:
     """Print the table; the number of architectures that miss :data:`TARGET`."""
+    if backend != "numpy":
+        return _bench_gpu(n, author_python, cases, peer, out, backend)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     skip = author_available(author_python, peer)
     rates = machine_rates()
@@ -273,6 +305,41 @@ def bench_states(
         out(
             f"{label:<26} {f'{ours_1:.2f} | {ours_all:.2f}':>15} {theirs:>15} "
             f"{lowest:>7.3f} {ours_1 / lowest:>9.1f}x {ratio:>11} {verdict} "
+            f"(target >= {TARGET:g}x)"
+        )
+    return misses
+
+
+def _bench_gpu(
+    n: int,
+    author_python: str,
+    cases: list[str] | None,
+    peer: Path,
+    out: Callable[[str], Any],
+    backend: str,
+) -> int:
+    """The GPU table of :func:`bench_states`: nqs-ent on CuPy against the author's code on
+    torch's CUDA device; the number of architectures below :data:`TARGET`."""
+    from pipeline.numerics.xp import resolve_backend
+
+    resolve_backend(backend)  # a clear BackendError without a GPU
+    skip = author_available(author_python, peer, "cuda")
+    out(f"state of one network at n = {n} on the GPU, seconds (best of up to 3, warmed up)")
+    if skip:
+        out(f"author's column skipped: {skip}")
+    out(f"{'architecture':<26} {'nqs-ent':>9} {'author':>9} {'ratio':>8}")
+    misses = 0
+    for label in cases or list(CASES):
+        architecture, hyper, key = CASES[label]
+        mine = ours(architecture, hyper, n, None, backend)
+        theirs = None if skip else author(author_python, key, n, 1, peer, "cuda")
+        if theirs is None:
+            out(f"{label:<26} {mine:>9.4f} {'-':>9} {'-':>8} SKIP")
+            continue
+        verdict = "PASS" if theirs / mine >= TARGET else "MISS"
+        misses += verdict == "MISS"
+        out(
+            f"{label:<26} {mine:>9.4f} {theirs:>9.4f} {theirs / mine:>7.1f}x {verdict} "
             f"(target >= {TARGET:g}x)"
         )
     return misses

@@ -19,6 +19,10 @@ Each case runs in a fresh process, so its peak resident memory (``getrusage``) i
 own. Seconds count the work, not the cluster's start (printed apart). Targets (the
 issue's): n = 28 certified to 1e-8 in at most 60 s, n = 32 in at most 15 minutes with at
 most 2 GiB peak. Run ``nqs-ent bench streaming [--sizes 24,28,32] [--workers 2]``.
+
+``--backend cupy`` evaluates the tiles and the sketches on the GPU (one worker thread: one
+device) and runs the dense case there too; ``GPU MiB`` is then CuPy's memory pool at the
+end (the pool keeps what it allocated, so this is the case's device peak).
 """
 
 from __future__ import annotations
@@ -53,7 +57,15 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _streaming(n: int, workers: int) -> dict[str, Any]:
+def _gpu_mib(backend: str) -> float | None:
+    if backend != "cupy":
+        return None
+    import cupy
+
+    return float(cupy.get_default_memory_pool().total_bytes()) / 2**20
+
+
+def _streaming(n: int, workers: int, backend: str = "numpy") -> dict[str, Any]:
     from distributed import Client, LocalCluster
 
     from pipeline.architectures.tiles import NetworkTiles
@@ -61,11 +73,12 @@ def _streaming(n: int, workers: int) -> dict[str, Any]:
     from pipeline.run.streaming import dask_mapper
 
     arch, hyper, params = _network(n)
-    source = NetworkTiles(arch, params, n, hyper, range(n), n // 2)
+    source = NetworkTiles(arch, params, n, hyper, range(n), n // 2, backend)
+    threads = 1 if backend == "cupy" else workers
     started = time.perf_counter()
     with (
         LocalCluster(
-            n_workers=1, threads_per_worker=workers, processes=False, dashboard_address=None
+            n_workers=1, threads_per_worker=threads, processes=False, dashboard_address=None
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -86,27 +99,34 @@ def _streaming(n: int, workers: int) -> dict[str, Any]:
         "rank": result.rank,
         "passes": result.passes,
         "peak_mib": _peak_mib(),
+        "gpu_mib": _gpu_mib(backend),
     }
 
 
-def _dense(n: int) -> dict[str, Any]:
+def _dense(n: int, backend: str = "numpy") -> dict[str, Any]:
     from pipeline.architectures.states import full_state
     from pipeline.numerics.entropy import von_neumann
     from pipeline.numerics.spectra import schmidt_probs
     from pipeline.numerics.xp import namespace
 
     arch, hyper, params = _network(n)
-    xp = namespace("numpy")
+    xp = namespace(backend)
     started = time.perf_counter()
     psi = full_state(arch, params, n, hyper, xp)
     value = float(von_neumann(schmidt_probs(psi, n, range(n // 2), xp), xp))
-    return {"seconds": time.perf_counter() - started, "value": value, "peak_mib": _peak_mib()}
+    return {
+        "seconds": time.perf_counter() - started,
+        "value": value,
+        "peak_mib": _peak_mib(),
+        "gpu_mib": _gpu_mib(backend),
+    }
 
 
-def measure(method: str, n: int, workers: int) -> dict[str, Any]:
+def measure(method: str, n: int, workers: int, backend: str = "numpy") -> dict[str, Any]:
     """One case in a fresh process (its own peak memory): the fields :func:`_streaming` or
     :func:`_dense` return."""
     command = [sys.executable, "-m", "pipeline.bench.streaming", method, str(n), str(workers)]
+    command.append(backend)
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{method} n = {n} failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -129,13 +149,21 @@ def verdicts(n: int, row: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def bench_streaming(
-    sizes: Sequence[int] = (24, 28, 32), workers: int | None = None, dense_max: int = 24
+    sizes: Sequence[int] = (24, 28, 32),
+    workers: int | None = None,
+    dense_max: int = 24,
+    backend: str = "numpy",
 ) -> int:
     """Print the table and the verdicts; return the number of missed targets."""
+    from pipeline.numerics.xp import resolve_backend
+
+    resolve_backend(backend)  # a clear BackendError without a GPU
     workers = workers or os.cpu_count() or 1
+    where = "on the GPU (one worker thread)" if backend == "cupy" else f"with {workers} threads"
     print(
-        f"MLP-NQS {HYPER}, half cut, von Neumann (nats); streaming on a Dask worker with "
-        f"{workers} threads, tolerance {TOLERANCE:g}; dense with every BLAS thread"
+        f"MLP-NQS {HYPER}, half cut, von Neumann (nats); streaming on a Dask worker {where}, "
+        f"tolerance {TOLERANCE:g}; dense with every BLAS thread"
+        + (" on the GPU" if backend == "cupy" else "")
     )
     print(
         f"{'n':>3} {'method':>9} {'seconds':>8} {'peak MiB':>9} {'S':>13} "
@@ -143,14 +171,14 @@ def bench_streaming(
     )
     misses = 0
     for n in sizes:
-        row = measure("streaming", n, workers)
+        row = measure("streaming", n, workers, backend)
         print(
             f"{n:>3} {'streaming':>9} {row['seconds']:8.1f} {row['peak_mib']:9.0f} "
             f"{row['value']:13.10f} {row['width']:9.2e} {row['rank']:>5} {row['passes']:>6}"
-            f"   (cluster start {row['cluster_s']:.1f} s)"
+            f"   (cluster start {row['cluster_s']:.1f} s{_gpu_text(row)})"
         )
         if n <= dense_max:
-            dense = measure("dense", n, workers)
+            dense = measure("dense", n, workers, backend)
             outside = max(row["lo"] - dense["value"], dense["value"] - row["hi"], 0.0)
             inside = outside <= DENSE_ERROR
             print(
@@ -158,7 +186,7 @@ def bench_streaming(
                 f"{dense['value']:13.10f}   outside the interval by {outside:.1e} "
                 f"(<= {DENSE_ERROR:g}: {inside}); streaming/dense "
                 f"time {row['seconds'] / dense['seconds']:.2f}x, "
-                f"memory {row['peak_mib'] / dense['peak_mib']:.2f}x"
+                f"memory {row['peak_mib'] / dense['peak_mib']:.2f}x{_gpu_text(dense)}"
             )
             misses += not inside
         for status, text in verdicts(n, row):
@@ -167,9 +195,13 @@ def bench_streaming(
     return misses
 
 
+def _gpu_text(row: dict[str, Any]) -> str:
+    return "" if row.get("gpu_mib") is None else f"; GPU pool {row['gpu_mib']:.0f} MiB"
+
+
 if __name__ == "__main__":  # one case, in its own process (see measure)
-    method, n_arg, workers_arg = sys.argv[1:4]
+    method, n_arg, workers_arg, backend_arg = sys.argv[1:5]
     if method == "streaming":
-        print(json.dumps(_streaming(int(n_arg), int(workers_arg))))
+        print(json.dumps(_streaming(int(n_arg), int(workers_arg), backend_arg)))
     else:
-        print(json.dumps(_dense(int(n_arg))))
+        print(json.dumps(_dense(int(n_arg), backend_arg)))

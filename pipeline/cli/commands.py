@@ -370,7 +370,7 @@ def cmd_bench_states(args: argparse.Namespace) -> int:
     from pipeline.bench.states import PEER, bench_states
 
     peer = Path(args.peer) if args.peer else PEER
-    return _verdict(bench_states(args.n, args.author_python, peer=peer))
+    return _verdict(bench_states(args.n, args.author_python, peer=peer, backend=args.backend))
 
 
 def cmd_bench_memory(args: argparse.Namespace) -> int:
@@ -382,4 +382,4 @@ def cmd_bench_memory(args: argparse.Namespace) -> int:
 def cmd_bench_streaming(args: argparse.Namespace) -> int:
     from pipeline.bench.streaming import bench_streaming
 
-    return _verdict(bench_streaming(args.sizes, args.workers, args.dense_max))
+    return _verdict(bench_streaming(args.sizes, args.workers, args.dense_max, backend=args.backend))

@@ -274,12 +274,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--peer", default=None, help="the author's code (default ../shared/peers/bound-nqs)"
     )
+    p.add_argument(
+        "--backend",
+        default="numpy",
+        choices=("numpy", "cupy"),
+        help="cupy: nqs-ent on the GPU against the author's code on torch's CUDA device",
+    )
     p.set_defaults(func=commands.cmd_bench_states)
     p = which.add_parser("streaming", help="certified entropies beyond dense sizes (MLP-NQS)")
     p.add_argument("--sizes", type=_sizes, default=[24, 28, 32], help="spins (default 24,28,32)")
     p.add_argument("--workers", type=_positive, default=None, help="workers (default: cores)")
     p.add_argument(
         "--dense-max", type=_positive, default=24, help="largest n also run dense (default 24)"
+    )
+    p.add_argument(
+        "--backend",
+        default="numpy",
+        choices=("numpy", "cupy"),
+        help="cupy: tiles and sketches on the GPU (one worker thread)",
     )
     p.set_defaults(func=commands.cmd_bench_streaming)
     p = which.add_parser("memory", help="a dense half-cut task's peak memory and its estimate")

@@ -12,8 +12,9 @@ side), with ``sum (p_i - mu_i) = tau``. Among all probability vectors with ``p_i
 
 Every Schur-concave measure (von Neumann, each Renyi order, the min-entropy) of the true
 spectrum therefore lies in ``[S(p_lo), S(p_hi)]``. Floating-point error in ``mu`` and
-``tau`` is covered by a stated budget added to ``tau`` (:func:`fp_budget`); ``mu`` is
-scaled down where needed so that ``sum mu + tau = 1`` stays exact.
+``tau`` is covered by a stated budget added to ``tau`` (:func:`fp_budget`) and by lowering
+each ``mu_i`` by its eigensolver error (``Certificate.of``'s ``error``); ``mu`` is scaled
+down where needed so that ``sum mu + tau = 1`` stays exact.
 """
 
 from __future__ import annotations
@@ -58,13 +59,24 @@ class Certificate:
     """Number of ``mu_i > L`` (the rest of ``p_hi`` is ``D - above`` values ``L``)."""
 
     @classmethod
-    def of(cls, ritz: Sequence[float] | np.ndarray, tau: float, dim: int) -> Certificate:
+    def of(
+        cls, ritz: Sequence[float] | np.ndarray, tau: float, dim: int, error: float = 0.0
+    ) -> Certificate:
         """The certificate of Ritz values ``ritz`` (any order) with missed weight ``tau``.
 
-        Negative Ritz values (round-off) count as 0; when ``sum ritz + tau`` exceeds 1, the
-        Ritz values are scaled down to make it 1 (lower bounds stay lower bounds).
+        ``error`` bounds each computed Ritz value's absolute error (the eigensolver's
+        round-off): every value is lowered by it, so that ``mu_i <= p_i`` holds for the
+        computed values too, and the weight removed joins ``tau``. Without it, round-off
+        values of order ``eps`` that stand for true zeros would raise the lower bound of
+        every Renyi order below 1 (each adds ``mu^alpha``: at ``alpha = 1/2`` a value of
+        ``1e-16`` adds ``1e-8``). Negative values count as 0; when ``sum ritz + tau``
+        exceeds 1, the values are scaled down to make it 1 (lower bounds stay lower bounds).
+
+        >>> Certificate.of([0.5, 0.5 - 1e-12, 1e-16], 0.0, 4, error=1e-15).mu.tolist()
+        [0.499999999999999, 0.499999999998999, 0.0]
         """
-        mu = np.sort(np.clip(np.asarray(ritz, dtype=np.float64), 0.0, None))[::-1][:dim]
+        values = np.asarray(ritz, dtype=np.float64) - float(error)
+        mu = np.sort(np.clip(values, 0.0, None))[::-1][:dim]
         tau = min(max(float(tau), 0.0), 1.0)
         total = float(mu.sum())
         if total + tau > 1.0 and total > 0:

@@ -370,14 +370,32 @@ def _orthonormal(block: Any, basis: Any, xp: Any) -> Any:
     Each round normalises, then projects out ``basis``; where the block lies almost inside
     the basis (an exhausted Krylov space) the first remainder is rounding noise, which the
     next rounds make orthogonal too, so the basis stays orthonormal to working precision
-    (which the certificate's interlacing needs)."""
+    (which the certificate's interlacing needs). Where a remainder is exactly zero (a
+    state of few exact Schmidt values, GHZ say) QR returns unit vectors that may lie in the
+    basis, and no projection frees them: such columns are replaced by seeded Gaussian
+    ones (the certificate holds for any orthonormal basis, Krylov or not)."""
     q, _ = xp.linalg.qr(block)
     if basis is None:
         return q
-    for _ in range(3):
-        q = q - xp.matmul(basis, xp.matmul(_adjoint(basis, xp), q))
-        q, _ = xp.linalg.qr(q)
-    return q
+    for attempt in range(DEFLATION_TRIES):
+        for _ in range(3):
+            q = q - xp.matmul(basis, xp.matmul(_adjoint(basis, xp), q))
+            q, _ = xp.linalg.qr(q)
+        overlap = to_numpy(xp.linalg.vector_norm(xp.matmul(_adjoint(basis, xp), q), axis=0))
+        stuck = np.flatnonzero(overlap > DEFLATION_OVERLAP)
+        if stuck.size == 0:
+            return q
+        free = np.flatnonzero(overlap <= DEFLATION_OVERLAP)
+        real = not xp.isdtype(q.dtype, "complex floating")
+        fresh = _omega(attempt + 1, q.shape[0], int(stuck.size), xp, real)
+        q = xp.concat([xp.take(q, xp.asarray(free, dtype=xp.int64), axis=1), fresh], axis=1)
+    raise RuntimeError("could not extend the streaming basis orthonormally")
+
+
+DEFLATION_OVERLAP = 1e-8
+"""A new column whose projection on the basis is above this is not orthogonal to it."""
+DEFLATION_TRIES = 4
+"""Rounds of replacing such columns by Gaussian ones (one round has always sufficed)."""
 
 
 ONE_PASS_KEEP = 1e-12
@@ -497,7 +515,9 @@ def _certify(
     """The certificate of Ritz values (the missed weight with the floating-point budgets
     added) and its worst width over ``measures``."""
     tau = 1.0 - float(np.sum(ritz)) + fp_budget(rank, n_tiles) + budget
-    certificate = Certificate.of(ritz, tau, rows)
+    # a backward-stable eigensolver's values carry an absolute error of a few eps * ||C||
+    error = FP_ULPS * float(np.finfo(np.float64).eps) * float(np.max(ritz, initial=0.0))
+    certificate = Certificate.of(ritz, tau, rows, error)
     lo, hi = certificate.bounds(measures)
     return certificate, float(np.max(hi - lo))
 

@@ -106,6 +106,15 @@ def is_numpy(xp: Any) -> bool:
     return array_api_compat.is_numpy_namespace(xp)
 
 
+def synchronize(xp: Any) -> None:
+    """Wait for the device's queued work (CuPy launches asynchronously); a no-op on the CPU.
+    Timings of GPU code call it before reading the clock."""
+    if array_api_compat.is_cupy_namespace(xp):
+        import cupy
+
+        cupy.cuda.Device().synchronize()
+
+
 def to_numpy(x: Any) -> np.ndarray:
     """Copy an array of any backend to host memory as a NumPy array."""
     if isinstance(x, np.ndarray):
