@@ -234,10 +234,10 @@ def svd_entropies(psi: np.ndarray, n: int, order: Sequence[int], m: int, measure
     weigh the smallest Schmidt values most (the library's dense paths zero values below
     ``D eps p_max``, a convention, not the truth; the SVD's ``p = s^2`` are accurate down
     to ``(eps s_max)^2``)."""
-    from pipeline.numerics.certify import _entropy
-    from pipeline.numerics.measures import measure_order
+    import array_api_compat.numpy as xp
+
+    from pipeline.numerics.entropy import entropies
 
     matrix = np.transpose(np.asarray(psi).reshape((2,) * n), tuple(order)).reshape(1 << m, -1)
     s = np.linalg.svd(matrix, compute_uv=False)
-    p = s**2 / np.sum(s**2)
-    return np.asarray([_entropy(p, 0, 0.0, measure_order(x)) for x in measures])
+    return np.asarray(entropies(xp.asarray(s**2 / np.sum(s**2)), measures, xp))

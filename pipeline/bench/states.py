@@ -293,13 +293,8 @@ def bench_states(
         theirs_1 = theirs_all = None
         if not skip:
             theirs_1, theirs_all = (author(author_python, key, n, t, peer) for t in (1, cores))
-        if theirs_1 is None:
-            verdict, ratio = "SKIP", "-"
-        else:
-            value = theirs_1 / ours_1
-            verdict = "PASS" if value >= TARGET else "MISS"
-            misses += verdict == "MISS"
-            ratio = f"{value:.1f}x"
+        verdict, ratio = _ratio(theirs_1, ours_1)
+        misses += verdict == "MISS"
         theirs = "-" if theirs_1 is None else f"{theirs_1:.2f} | {theirs_all:.2f}"
         lowest = floor(architecture, hyper, n, rates)
         out(
@@ -333,13 +328,16 @@ def _bench_gpu(
         architecture, hyper, key = CASES[label]
         mine = ours(architecture, hyper, n, None, backend)
         theirs = None if skip else author(author_python, key, n, 1, peer, "cuda")
-        if theirs is None:
-            out(f"{label:<26} {mine:>9.4f} {'-':>9} {'-':>8} SKIP")
-            continue
-        verdict = "PASS" if theirs / mine >= TARGET else "MISS"
+        verdict, ratio = _ratio(theirs, mine)
         misses += verdict == "MISS"
-        out(
-            f"{label:<26} {mine:>9.4f} {theirs:>9.4f} {theirs / mine:>7.1f}x {verdict} "
-            f"(target >= {TARGET:g}x)"
-        )
+        shown = "-" if theirs is None else f"{theirs:.4f}"
+        out(f"{label:<26} {mine:>9.4f} {shown:>9} {ratio:>8} {verdict} (target >= {TARGET:g}x)")
     return misses
+
+
+def _ratio(theirs: float | None, mine: float) -> tuple[str, str]:
+    """``(PASS|MISS|SKIP, "author/nqs-ent x")`` against :data:`TARGET`."""
+    if theirs is None:
+        return "SKIP", "-"
+    value = theirs / mine
+    return ("PASS" if value >= TARGET else "MISS"), f"{value:.1f}x"

@@ -125,8 +125,8 @@ def _dense(n: int, backend: str = "numpy") -> dict[str, Any]:
 def measure(method: str, n: int, workers: int, backend: str = "numpy") -> dict[str, Any]:
     """One case in a fresh process (its own peak memory): the fields :func:`_streaming` or
     :func:`_dense` return."""
-    command = [sys.executable, "-m", "pipeline.bench.streaming", method, str(n), str(workers)]
-    command.append(backend)
+    module = "pipeline.bench.streaming"
+    command = [sys.executable, "-m", module, method, str(n), str(workers), backend]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{method} n = {n} failed: {done.stderr.strip().splitlines()[-1:]}")

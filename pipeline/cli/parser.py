@@ -86,6 +86,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"nqs-ent: error: {line}\n")
 
 
+def _bench_backend(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--backend", default="numpy", choices=("numpy", "cupy"), help=what)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="nqs-ent",
@@ -274,12 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--peer", default=None, help="the author's code (default ../shared/peers/bound-nqs)"
     )
-    p.add_argument(
-        "--backend",
-        default="numpy",
-        choices=("numpy", "cupy"),
-        help="cupy: nqs-ent on the GPU against the author's code on torch's CUDA device",
-    )
+    _bench_backend(p, "cupy: nqs-ent on the GPU against the author's code on torch's CUDA device")
     p.set_defaults(func=commands.cmd_bench_states)
     p = which.add_parser("streaming", help="certified entropies beyond dense sizes (MLP-NQS)")
     p.add_argument("--sizes", type=_sizes, default=[24, 28, 32], help="spins (default 24,28,32)")
@@ -287,12 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dense-max", type=_positive, default=24, help="largest n also run dense (default 24)"
     )
-    p.add_argument(
-        "--backend",
-        default="numpy",
-        choices=("numpy", "cupy"),
-        help="cupy: tiles and sketches on the GPU (one worker thread)",
-    )
+    _bench_backend(p, "cupy: tiles and sketches on the GPU (one worker thread)")
     p.set_defaults(func=commands.cmd_bench_streaming)
     p = which.add_parser("memory", help="a dense half-cut task's peak memory and its estimate")
     p.add_argument("--sizes", type=_sizes, default=[22, 24, 26], help="spins (default 22,24,26)")
