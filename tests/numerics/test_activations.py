@@ -13,9 +13,12 @@ from helpers import NAMESPACES, host
 
 from pipeline.numerics.activations import (
     ACTIVATIONS,
+    NUMPY_TANH_VECTORISED,
     check_activation,
     erf,
+    exp_tanh,
     get_activation,
+    numpy_dispatch,
 )
 from pipeline.numerics.xp import namespace
 
@@ -107,6 +110,40 @@ def test_single_precision_keeps_its_dtype_and_agrees(name, xp_name):
     single = evaluate(name, GRID, xp_name, "float32")
     double = evaluate(name, GRID.astype(np.float32).astype(np.float64), xp_name)
     np.testing.assert_allclose(single, double, rtol=SINGLE, atol=SINGLE)
+
+
+EXP_TANH = 2.3e-16
+"""Absolute error of the ``exp`` form of ``tanh`` (its docstring's measured bound, with
+one more rounding of the reference)."""
+
+
+@pytest.mark.parametrize("xp_name", NAMESPACES)
+def test_exp_tanh_is_tanh_to_its_absolute_bound(xp_name):
+    """The form the activation takes where NumPy's ``tanh`` is scalar (Haswell, AMD), tested
+    on every CPU: against :func:`math.tanh` on normal values and the edges (tiny, huge,
+    signed zero, infinities, NaN)."""
+    xp = namespace(xp_name)
+    points = np.concatenate(
+        [np.random.default_rng(3).standard_normal(4096) * 3, [1e-300, -1e-300, 1e-8, 20.0, -1e3]]
+    )
+    values = host(exp_tanh(xp.asarray(points, dtype=xp.float64), xp))
+    expected = np.array([math.tanh(x) for x in points])
+    np.testing.assert_allclose(values, expected, rtol=0, atol=EXP_TANH + 2.0**-53)
+    edges = host(exp_tanh(xp.asarray([0.0, -0.0, np.inf, -np.inf, np.nan]), xp))
+    assert np.signbit(edges[1]) and edges[0] == 0.0
+    np.testing.assert_array_equal(edges[2:4], [1.0, -1.0])
+    assert np.isnan(edges[4])
+
+
+def test_numpy_tanh_is_taken_exactly_where_numpy_vectorises_it():
+    """The choice follows NumPy's dispatch of float64 ``tanh`` on this CPU, so it is one
+    choice per machine (bit-identity on one machine holds)."""
+    target = numpy_dispatch("tanh")
+    assert NUMPY_TANH_VECTORISED == ("X86_V4" in target or "AVX512" in target)
+    x = np.linspace(-3, 3, 101)
+    chosen = get_activation("tanh")(x, namespace("numpy"))
+    expected = np.tanh(x) if NUMPY_TANH_VECTORISED else exp_tanh(x, namespace("numpy"))
+    np.testing.assert_array_equal(chosen, expected)
 
 
 @pytest.mark.parametrize("xp_name", NAMESPACES)
