@@ -18,7 +18,13 @@ from typing import Any, Literal
 import numpy as np
 
 from pipeline.architectures.base import Architecture, Params, register
-from pipeline.architectures.layers import check_positive, draw_linear, linear, to_namespace
+from pipeline.architectures.layers import (
+    check_positive,
+    complex_head,
+    draw_linear,
+    linear,
+    to_namespace,
+)
 from pipeline.numerics.activations import check_activation, get_activation
 from pipeline.numerics.xp import complex_of, real_dtype, to_complex
 
@@ -144,6 +150,9 @@ def evaluate_first(params: Params, pre: dict[str, Any], hyper: MLPHyper, xp: Any
         hidden = f(hidden, xp)
         for layer in range(2, len(hyper.layer_widths) + 1):
             hidden = f(linear(hidden, p[f"layer{layer}.W"], p[f"layer{layer}.b"], xp), xp)
+        if not xp.isdtype(hidden.dtype, "complex floating"):
+            alpha = hyper.alpha if hyper.mode == "log" else 1.0
+            return complex_head(hidden, p, xp, alpha)
         real = linear(hidden, p["head_re.W"], p["head_re.b"], xp)[..., 0]
         imag = linear(hidden, p["head_im.W"], p["head_im.b"], xp)[..., 0]
     else:

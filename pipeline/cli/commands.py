@@ -373,6 +373,23 @@ def cmd_bench_states(args: argparse.Namespace) -> int:
     return _verdict(bench_states(args.n, args.author_python, peer=peer, backend=args.backend))
 
 
+def cmd_bench_paper(args: argparse.Namespace) -> int:
+    from pipeline.bench.paper import bench_paper
+    from pipeline.bench.states import PEER
+
+    return _verdict(
+        bench_paper(
+            args.workflows,
+            out=Path(args.out) if args.out else None,
+            author_python=args.author_python,
+            peer=Path(args.peer) if args.peer else PEER,
+            quick=args.quick,
+            author=not args.no_author,
+            mlp_run=not args.no_mlp_run,
+        )
+    )
+
+
 def cmd_bench_memory(args: argparse.Namespace) -> int:
     from pipeline.bench.memory import bench_memory
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
+from pipeline.bench.paper import WORKFLOWS as PAPER_WORKFLOWS
 from pipeline.cli import commands
 from pipeline.cli.errors import EXIT_USAGE, one_line
 from pipeline.cli.errors import excerpt as _excerpt
@@ -69,13 +71,22 @@ def _sizes(text: str) -> list[int]:
     return values
 
 
-def _methods(text: str) -> list[str]:
-    values = [part.strip() for part in text.split(",") if part.strip()]
-    if not values or any(v not in BENCH_METHODS for v in values):
-        raise argparse.ArgumentTypeError(
-            f"methods must be a comma list of {', '.join(BENCH_METHODS)}, got {_excerpt(text)}"
-        )
-    return values
+def _comma_list(what: str, allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """An argument type: a comma list of names from ``allowed``."""
+
+    def parse(text: str) -> list[str]:
+        values = [part.strip() for part in text.split(",") if part.strip()]
+        if not values or any(v not in allowed for v in values):
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a comma list of {', '.join(allowed)}, got {_excerpt(text)}"
+            )
+        return values
+
+    return parse
+
+
+_methods = _comma_list("methods", BENCH_METHODS)
+_workflows = _comma_list("workflows", PAPER_WORKFLOWS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -291,6 +302,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = which.add_parser("memory", help="a dense half-cut task's peak memory and its estimate")
     p.add_argument("--sizes", type=_sizes, default=[22, 24, 26], help="spins (default 22,24,26)")
     p.set_defaults(func=commands.cmd_bench_memory)
+    p = which.add_parser(
+        "paper", help="the paper's workflows end to end and the MLP run, against the author"
+    )
+    p.add_argument(
+        "--workflows",
+        type=_workflows,
+        default=list(PAPER_WORKFLOWS),
+        help=f"comma list of {','.join(PAPER_WORKFLOWS)} (default all)",
+    )
+    p.add_argument("--out", default=None, help="folder for the stores (default: a new temp one)")
+    p.add_argument("--quick", action="store_true", help="the quick twins (for a smoke test)")
+    p.add_argument("--no-author", action="store_true", help="skip the author's columns")
+    p.add_argument("--no-mlp-run", action="store_true", help="skip the MLP run")
+    p.add_argument(
+        "--author-python",
+        default=sys.executable,
+        help="a Python with torch for the author's code (default: this one)",
+    )
+    p.add_argument(
+        "--peer", default=None, help="the author's code (default ../shared/peers/bound-nqs)"
+    )
+    p.set_defaults(func=commands.cmd_bench_paper)
     p = which.add_parser("planning", help="validate and resume at 10^5-10^6 tasks")
     p.add_argument("--tasks", type=_positive, default=1_000_000, help="tasks to validate")
     p.add_argument(

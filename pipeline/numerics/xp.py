@@ -154,6 +154,23 @@ def to_complex(real: Any, imag: Any, xp: Any) -> Any:
     return xp.astype(real, dtype) + 1j * xp.astype(imag, dtype)
 
 
+def pairs_to_complex(pairs: Any, xp: Any) -> Any:
+    """``pairs[..., 0] + i pairs[..., 1]`` for a real array whose last axis has length 2.
+
+    NumPy reads the pairs of a C-contiguous array as complex numbers without a copy (a
+    complex number is its real and imaginary part side by side); other namespaces go
+    through :func:`to_complex`.
+
+    >>> import array_api_compat.numpy as xp
+    >>> pairs_to_complex(xp.asarray([[1.0, 2.0], [-0.5, 0.0]]), xp).tolist()
+    [(1+2j), (-0.5+0j)]
+    """
+    if is_numpy(xp):
+        contiguous = np.ascontiguousarray(pairs)
+        return contiguous.view(complex_of(xp, contiguous.dtype))[..., 0]
+    return to_complex(pairs[..., 0], pairs[..., 1], xp)
+
+
 def complex_dtype(xp: Any, precision: str) -> Any:
     """``"double"`` -> complex128, ``"single"`` -> complex64."""
     if precision in ("double", "complex128"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from pipeline.cli import main
@@ -81,3 +82,44 @@ def test_best_keeps_the_least_of_three_within_budget_and_gives_up_on_none():
     slow = iter([BUDGET + 1.0, 0.1])
     assert best(lambda: next(slow)) == BUDGET + 1.0  # over budget after one
     assert best(lambda: None) is None
+
+
+def test_bench_paper_counts_the_paper_networks():
+    from pipeline.bench.paper import ROOT, WORKFLOWS, networks
+
+    counts = {name: networks(ROOT / "workflows" / "paper" / f"{name}.toml") for name in WORKFLOWS}
+    assert counts["transformer"] == 40 and counts["dicke"] == 1
+    assert sum(counts.values()) == 581  # the speed issue's count of the paper's networks
+
+
+def test_bench_paper_runs_a_workflow_and_compares_stores(capsys, tmp_path):
+    """The quick twin end to end (no author, no comparison: quick stores have no committed
+    full-size counterpart); then compare() on its store: itself agrees exactly, a changed
+    entropy is found, a changed NaN pattern is refused."""
+    import shutil
+
+    import zarr
+
+    from pipeline.bench.paper import compare
+
+    quick = ["--quick", "--workflows", "dicke", "--no-mlp-run", "--out", str(tmp_path)]
+    status = main(["bench", "paper", *quick])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert re.search(r"^dicke +1 +\d+\.\d +no committed store to compare$", out, re.M), out
+    assert "the 25-min target needs all six" in out
+    store = tmp_path / "paper-dicke.zarr"
+    assert compare(store, store)[1] == 0.0
+    changed = tmp_path / "changed.zarr"
+    shutil.copytree(store, changed)
+    values = zarr.open_group(str(changed), mode="r+")["dicke/S_vn"]
+    data = values[...]
+    index = tuple(np.argwhere(np.isfinite(data))[0])
+    data[index] += 1e-9
+    values[...] = data
+    count, worst = compare(changed, store)
+    assert count >= np.isfinite(data).sum() and abs(worst - 1e-9) < 1e-12
+    data[index] = np.nan
+    values[...] = data
+    with pytest.raises(AssertionError, match="NaN pattern"):
+        compare(changed, store)
