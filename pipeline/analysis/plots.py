@@ -239,7 +239,7 @@ def plot_entropy_vs_size(
             )
     if not panels:
         raise ValueError("no experiment has two or more measured sizes |A| to plot")
-    figure, axes = _panel_grid(len(panels))
+    figure, axes = _panel_grid(len(panels), width=6.0)  # the legend beside each panel
     for ax, (name, title, ds, st, chosen, sizes, dims) in zip(axes, panels, strict=True):
         for index, (label, selection) in enumerate(_grid_points(st["mean"], dims, name)):
             point = st.sel(selection).sel(m=sizes)
@@ -258,7 +258,17 @@ def plot_entropy_vs_size(
         ax.set_ylabel(axis_label(ds[measure], measure))
         ax.set_title(title, fontsize="medium")
         certified = f"{measure}_lo" in ds
-        _band_legend(ax, certified, title=_legend_title(dims), fontsize="small")
+        # beside the axes: inside, every corner covers some curve (SN's sin line at small
+        # |A| lay under the legend)
+        _band_legend(
+            ax,
+            certified,
+            title=_legend_title(dims),
+            fontsize="small",
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0,
+        )
     return figure
 
 

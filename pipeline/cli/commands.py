@@ -342,10 +342,10 @@ def cmd_bench_spectra(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_nested(args: argparse.Namespace) -> int:
-    from pipeline.bench.spectra import bench_nested
+    from pipeline.bench.spectra import NESTED_FLOOR_TARGET, bench_nested
 
-    bench_nested(n=args.n, windows=args.windows)
-    return EXIT_OK  # no target
+    result = bench_nested(n=args.n, windows=args.windows)
+    return _verdict(result["nested_s"] > NESTED_FLOOR_TARGET * result["floor_s"])
 
 
 def cmd_bench_sweep(args: argparse.Namespace) -> int:

@@ -353,7 +353,7 @@ def nested_schmidt_probs(
     reduced by partial traces; larger sizes use the complement, which is the first
     ``n - m`` sites of the reversed ordering. Orderings are processed in blocks whose
     permuted states and matrices take about ``STACK_BYTES`` at most (one at a time when a
-    single ordering is larger).
+    single ordering is larger). An ordering listed twice is computed once.
 
     Examples
     --------
@@ -373,6 +373,13 @@ def nested_schmidt_probs(
     if any(not 1 <= m <= n - 1 for m in sizes):
         raise ValueError(f"subsystem sizes must be in 1..{n - 1}, got {sizes}")
     orders = [tuple(int(s) for s in order) for order in orders]
+    distinct = list(dict.fromkeys(orders))
+    if len(distinct) < len(orders):
+        # a sample's window starts are drawn with replacement (10 of 22 repeat about two):
+        # each distinct ordering is computed once and its rows copied
+        once = nested_schmidt_probs(psi, n, distinct, sizes, xp)
+        rows = xp.asarray([distinct.index(order) for order in orders])
+        return {m: xp.take(probs, rows, axis=0) for m, probs in once.items()}
     small = [m for m in sizes if m <= n - m]
     large = [m for m in sizes if m > n - m]
     result: dict[int, Any] = {}

@@ -110,3 +110,52 @@ def _without_split(arch):
     import dataclasses
 
     return dataclasses.replace(arch, first_layers=None, evaluate_first=None)
+
+
+@pytest.mark.parametrize("rows", [1, 5, 4096, 4099])
+@pytest.mark.parametrize("width", [1, 2, 3, 96, 5000])
+def test_add_rows_is_the_same_addition_as_broadcasting(rows, width):
+    """The tiled bias add (rows that are not a multiple of the tile included, and widths
+    too wide to tile) gives exactly the broadcast sum, bit for bit."""
+    from pipeline.architectures.layers import add_rows
+
+    rng = np.random.default_rng(rows * width)
+    out, row = rng.normal(size=(rows, width)), rng.normal(size=width)
+    expected = out + row
+    add_rows(out, row, namespace("numpy"))
+    assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("name", NAMESPACES)
+def test_transformer_kernels_against_plain_reductions(name):
+    """softmax and layer_norm (maxima over key slices, row sums by gemv) against NumPy's
+    own reductions, to 1e-15; softmax stays finite for scores of 1e300 (the shift); the
+    two heads read as complex equal re + i im."""
+    from pipeline.architectures.layers import complex_head
+    from pipeline.architectures.transformer import layer_norm, softmax
+
+    xp = namespace(name)
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(7, 4, 5, 5)) * 10
+    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    expected = shifted / shifted.sum(axis=-1, keepdims=True)
+    got = host(softmax(xp.asarray(scores), xp))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-15)
+    huge = host(softmax(xp.asarray(np.full((2, 3), 1e300)), xp))
+    np.testing.assert_allclose(huge, np.full((2, 3), 1 / 3), rtol=1e-15)
+    x = rng.normal(size=(6, 4, 32)) * 3 + 1
+    centred = x - x.mean(axis=-1, keepdims=True)
+    expected = centred / np.sqrt((centred**2).mean(axis=-1, keepdims=True) + 1e-5)
+    got = host(layer_norm(xp.asarray(x), None, None, xp))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-14)
+    p = {
+        f"head_{part}.{kind}": xp.asarray(rng.normal(size=shape))
+        for part in ("re", "im")
+        for kind, shape in (("W", (1, 32)), ("b", (1,)))
+    }
+    features = rng.normal(size=(9, 32))
+    value = host(complex_head(xp.asarray(features), p, xp, alpha=0.5))
+    weights = {key: host(array) for key, array in p.items()}
+    real = features @ weights["head_re.W"][0] + weights["head_re.b"][0]
+    imag = features @ weights["head_im.W"][0] + weights["head_im.b"][0]
+    np.testing.assert_allclose(value, 0.5 * real + 1j * imag, rtol=0, atol=1e-14)

@@ -456,3 +456,33 @@ def test_product_spectra_equal_dense(xp, m, n, terms):
     rank = min(terms, 2**m, 2 ** (n - m))
     np.testing.assert_allclose(product[-rank:], dense[-rank:], rtol=0, atol=1e-13)
     assert np.all(product[:-rank] <= 1e-13) and np.all(dense[:-rank] <= 1e-13)
+
+
+@pytest.mark.parametrize("name", ["numpy", "array_api_strict"])
+def test_a_repeated_ordering_is_computed_once_with_the_same_bits(name, monkeypatch):
+    """Window starts repeat (drawn with replacement): the spectra of a list with repeats
+    are, row for row, exactly those of the distinct orderings, and the repeats cost no
+    second reduced density matrix (sizes on both sides of the half cut)."""
+    xp = namespace(name)
+    n = 10
+    rng = np.random.default_rng(7)
+    psi = rng.normal(size=1 << n) + 1j * rng.normal(size=1 << n)
+    psi = xp.asarray(psi / np.linalg.norm(psi))
+    starts = [3, 0, 3, 7, 0, 3]
+    orders = [tuple((start + i) % n for i in range(n)) for start in starts]
+    distinct = list(dict.fromkeys(orders))
+    calls = []
+    one_side = spectra._nested_one_side
+
+    def counted(psi, n, orders, sizes, xp):
+        calls.append(len(orders))
+        return one_side(psi, n, orders, sizes, xp)
+
+    monkeypatch.setattr(spectra, "_nested_one_side", counted)
+    sizes = [1, 4, 5, 7]
+    got = nested_schmidt_probs(psi, n, orders, sizes, xp)
+    assert calls == [3, 3]  # the distinct orderings, once on each side of the half cut
+    once = nested_schmidt_probs(psi, n, distinct, sizes, xp)
+    for m in sizes:
+        expected = host(once[m])[[distinct.index(order) for order in orders]]
+        assert np.array_equal(host(got[m]), expected)
