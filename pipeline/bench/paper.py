@@ -1,7 +1,7 @@
 """The paper end to end, against the author's code.
 
 ``nqs-ent bench paper [--workflows dicke,sn,...] [--out DIR] [--quick] [--no-author]``
-measures, each as a whole process (imports and cluster start included):
+measures (items 1, 2 and 4 each as a whole process, imports and cluster start included):
 
 1. **Each paper workflow** (``workflows/paper/<name>.toml``; ``--quick``: its ``_quick``
    twin) run by ``nqs-ent run`` on a local cluster of one worker per core into a fresh
@@ -16,7 +16,9 @@ measures, each as a whole process (imports and cluster start included):
    ``--trials 1`` at the workflow's first grid point, its cheapest) times the workflow's
    networks, with every core: a lower bound where the grid has costlier points (CosNet
    and TanhNet up to ``N_h`` = 500 and 1000).
-3. **The MLP run** of the speed issue: n = 22, width 3, depth 2, tanh and sin, 4 networks
+3. **One network's full measurement** per workflow, the author's (item 2's one network)
+   against one task of the same grid point computed in this process, single-threaded.
+4. **The MLP run** of the speed issue: n = 22, width 3, depth 2, tanh and sin, 4 networks
    each, 10 windows, ``|A|`` = 1..9, by ``nqs-ent run`` and by the author's
    ``run_mlp_curve.py``. Target: at least :data:`MLP_RUN_TARGET` times faster.
 
@@ -106,6 +108,26 @@ def networks(spec: Path) -> int:
     return sum(e.samples * len(e.grid()) * len(e.n) for e in sweep.experiments)
 
 
+def one_network(spec: Path) -> float:
+    """Seconds per network of the spec's first task (its first experiment's first grid
+    point, block 0), computed in this process as a worker computes it (single-threaded
+    BLAS); the faster of two runs while they take under 10 s in all."""
+    from pipeline.sweep.plan import iter_tasks
+    from pipeline.sweep.sample import compute_task
+    from pipeline.sweep.validate import load_spec
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sweep = load_spec(spec)
+        task = next(iter(iter_tasks(sweep)))
+        runs: list[float] = []
+        while len(runs) < 2 and sum(runs) < 10.0:
+            started = time.perf_counter()
+            compute_task(sweep, task, "numpy")
+            runs.append(time.perf_counter() - started)
+    return min(runs) / (task.stop - task.start)
+
+
 def timed(command: Sequence[str], cwd: Path) -> tuple[float, int, str]:
     """Wall seconds, exit status and the last line of stderr of ``command``."""
     started = time.perf_counter()
@@ -168,7 +190,7 @@ def bench_paper(
     missing = author_available(author_python, peer) if author else "--no-author"
     if missing:
         write(f"author's columns skipped: {missing}")
-    misses, total = 0, 0.0
+    misses, total, singles = 0, 0.0, []
     write(f"paper workflows, end to end ({'quick twins, ' if quick else ''}stores in {folder})")
     write(
         f"{'workflow':<13}{'networks':>9}{'nqs-ent s':>11}{'author s':>11}{'ratio':>8}"
@@ -180,18 +202,18 @@ def bench_paper(
         count = networks(spec)
         seconds, status, last = run_spec(spec, store)
         total += seconds
-        theirs = ""
-        ratio = ""
-        if name not in AUTHOR_ONE:
-            theirs, ratio = "-", "-"
-        elif not missing and not quick:
+        theirs = ratio = single = "-"
+        if name in AUTHOR_ONE and not missing and not quick:
             one, code, why = timed(author_command(author_python, name, folder), peer)
             if code == 0:
                 estimate = one * count
                 bound = "" if name in ("sn", "mlp", "transformer") else ">="
                 theirs, ratio = f"{bound}{estimate:.0f}", f"{bound}{estimate / seconds:.1f}x"
+                single = f"{one:.2f}"
             else:
                 theirs = f"failed: {why}"
+        mine = one_network(spec)
+        singles.append((name, single, mine))
         if status != 0:
             agreement = f"FAIL: nqs-ent run exited {status}: {last}"
             misses += 1
@@ -218,6 +240,14 @@ def bench_paper(
             f"    all listed workflows: {total / 60:.1f} min (the 25-min target needs all six,"
             " full size)"
         )
+    write(
+        "one network's full measurement, seconds (the workflow's first grid point; author: "
+        "its script, a whole process, every core; nqs-ent: one task in this process, 1 thread)"
+    )
+    write(f"{'workflow':<13}{'author':>9}{'nqs-ent':>9}{'ratio':>8}")
+    for name, single, mine in singles:
+        ratio = f"{float(single) / mine:.1f}x" if single != "-" else "-"
+        write(f"{name:<13}{single:>9}{mine:>9.2f}{ratio:>8}")
     if mlp_run:
         misses += _mlp_run(folder, author_python, peer, missing, write)
     return misses

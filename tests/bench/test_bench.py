@@ -107,7 +107,8 @@ def test_bench_paper_runs_a_workflow_and_compares_stores(capsys, tmp_path):
     status = main(["bench", "paper", *quick])
     out = capsys.readouterr().out
     assert status == 0, out
-    assert re.search(r"^dicke +1 +\d+\.\d +no committed store to compare$", out, re.M), out
+    assert re.search(r"^dicke +1 +\d+\.\d +- +- +no committed store to compare$", out, re.M), out
+    assert re.search(r"^dicke +- +\d+\.\d\d +-$", out, re.M), out  # one network: ours
     assert "the 25-min target needs all six" in out
     store = tmp_path / "paper-dicke.zarr"
     assert compare(store, store)[1] == 0.0
