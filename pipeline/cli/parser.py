@@ -97,6 +97,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"nqs-ent: error: {line}\n")
 
 
+def _author_options(p: argparse.ArgumentParser) -> None:
+    """``--author-python`` and ``--peer``: where the author's code and its torch are."""
+    p.add_argument(
+        "--author-python",
+        default=sys.executable,
+        help="a Python with torch for the author's code (default: this one)",
+    )
+    p.add_argument(
+        "--peer", default=None, help="the author's code (default ../shared/peers/bound-nqs)"
+    )
+
+
 def _bench_backend(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--backend", default="numpy", choices=("numpy", "cupy"), help=what)
 
@@ -281,14 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.cmd_bench_sweep)
     p = which.add_parser("states", help="one network's state: nqs-ent against the author's code")
     p.add_argument("--n", type=_positive, default=22, help="spins (default 22)")
-    p.add_argument(
-        "--author-python",
-        default=sys.executable,
-        help="a Python with torch for the author's code (default: this one)",
-    )
-    p.add_argument(
-        "--peer", default=None, help="the author's code (default ../shared/peers/bound-nqs)"
-    )
+    _author_options(p)
     _bench_backend(p, "cupy: nqs-ent on the GPU against the author's code on torch's CUDA device")
     p.set_defaults(func=commands.cmd_bench_states)
     p = which.add_parser("streaming", help="certified entropies beyond dense sizes (MLP-NQS)")
@@ -315,14 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="the quick twins (for a smoke test)")
     p.add_argument("--no-author", action="store_true", help="skip the author's columns")
     p.add_argument("--no-mlp-run", action="store_true", help="skip the MLP run")
-    p.add_argument(
-        "--author-python",
-        default=sys.executable,
-        help="a Python with torch for the author's code (default: this one)",
-    )
-    p.add_argument(
-        "--peer", default=None, help="the author's code (default ../shared/peers/bound-nqs)"
-    )
+    _author_options(p)
     p.set_defaults(func=commands.cmd_bench_paper)
     p = which.add_parser("planning", help="validate and resume at 10^5-10^6 tasks")
     p.add_argument("--tasks", type=_positive, default=1_000_000, help="tasks to validate")
