@@ -37,6 +37,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,13 +99,19 @@ windows = 10
 """
 
 
-def networks(spec: Path) -> int:
-    """Networks a spec draws: samples times grid points times sizes, over experiments."""
+def _load(spec: Path) -> Any:
+    """The spec's :class:`~pipeline.sweep.spec.Sweep`, without the warnings that the run
+    itself gives (the transformer's uncovered site)."""
     from pipeline.sweep.validate import load_spec
 
-    with warnings.catch_warnings():  # the transformer's uncovered site: said by the run
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sweep = load_spec(spec)
+        return load_spec(spec)
+
+
+def networks(spec: Path) -> int:
+    """Networks a spec draws: samples times grid points times sizes, over experiments."""
+    sweep = _load(spec)
     return sum(e.samples * len(e.grid()) * len(e.n) for e in sweep.experiments)
 
 
@@ -114,12 +121,11 @@ def one_network(spec: Path) -> float:
     BLAS); the faster of two runs while they take under 10 s in all."""
     from pipeline.sweep.plan import iter_tasks
     from pipeline.sweep.sample import compute_task
-    from pipeline.sweep.validate import load_spec
 
-    with warnings.catch_warnings():
+    sweep = _load(spec)
+    task = next(iter(iter_tasks(sweep)))
+    with warnings.catch_warnings():  # as in _load
         warnings.simplefilter("ignore")
-        sweep = load_spec(spec)
-        task = next(iter(iter_tasks(sweep)))
         runs: list[float] = []
         while len(runs) < 2 and sum(runs) < 10.0:
             started = time.perf_counter()
