@@ -203,9 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
         default=None,
-        metavar="NAME[,NAME...]",
-        help="run only these experiments of the spec (into the same store; "
-        "a later run without --only computes the rest)",
+        metavar="NAME[:KEY=VALUE...][,NAME...]",
+        help="run only these experiments of the spec, or only some of their sizes and "
+        "grid points (e.g. mlp:n=32, tanhnet:hidden=1), into the same store; a later run "
+        "without --only computes the rest",
     )
     p.add_argument(
         "--connect-timeout",

@@ -60,18 +60,97 @@ class RunReport:
     """Sum of the tasks' own run times, measured inside them."""
 
 
-def select_experiments(sweep: Sweep, only: Sequence[str] | None) -> set[int]:
-    """Indices of the experiments named in ``only`` (all of them when ``only`` is None)."""
+@dataclass(frozen=True)
+class Selection:
+    """The part of a sweep a run is restricted to (``--only``): whole experiments, or
+    some of their sizes and grid points.
+
+    ``points`` maps an experiment's index to its alternatives; each alternative maps
+    ``"n"`` or a swept hyperparameter to the axis positions it keeps (absent: all). It
+    contains the indices of its experiments, so it passes where a set of them does.
+    """
+
+    points: dict[int, tuple[dict[str, frozenset[int]], ...]]
+    label: str = ""
+    """The selection as the user wrote it, for the run's report ("" for everything)."""
+
+    def __contains__(self, index: object) -> bool:
+        return index in self.points
+
+    def wants(self, sweep: Sweep, task: Task) -> bool:
+        """Whether ``task`` is in the selection."""
+        experiment = sweep.experiments[task.experiment]
+        positions = {"n": task.n_index}
+        positions.update(
+            (key, i) for (key, _), i in zip(experiment.hyper_axes, task.grid_index, strict=True)
+        )
+        return any(
+            all(positions[key] in kept for key, kept in alternative.items())
+            for alternative in self.points.get(task.experiment, ())
+        )
+
+    def tasks(self, sweep: Sweep) -> Iterator[Task]:
+        """The selected tasks in the sweep's order (lazily)."""
+        return (task for task in iter_tasks(sweep, self) if self.wants(sweep, task))
+
+
+def _axis_positions(values: Sequence[Any], text: str) -> frozenset[int]:
+    """Positions on an axis whose value is written ``text`` (``1`` matches 1 and 1.0)."""
+
+    def same(value: Any) -> bool:
+        if str(value) == text:
+            return True
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                return float(text) == value
+            except ValueError:
+                return False
+        return False
+
+    return frozenset(i for i, value in enumerate(values) if same(value))
+
+
+def select_experiments(sweep: Sweep, only: Sequence[str] | None) -> Selection:
+    """The tasks named by ``only`` (everything when ``only`` is None).
+
+    Each item is an experiment's name, optionally followed by ``:KEY=VALUE`` terms that
+    keep one size (``n=32``) or one value of a swept hyperparameter (``hidden=1``);
+    terms on the same key may be repeated to keep several values. ``mlp:n=32`` runs the
+    ``mlp`` experiment at ``n = 32`` only; ``tanhnet:hidden=1,mlp`` runs the ``hidden = 1``
+    grid points of ``tanhnet`` and every task of ``mlp``.
+    """
+    everything = {e.index: ({},) for e in sweep.experiments}
     if only is None:
-        return {e.index for e in sweep.experiments}
-    names = {e.name: e.index for e in sweep.experiments}
-    unknown = [name for name in only if name not in names]
+        return Selection(everything)
+    names = {e.name: e for e in sweep.experiments}
+    unknown = [item.split(":")[0] for item in only if item.split(":")[0] not in names]
     if unknown or not only:
         raise SpecError(
             f"--only: no experiment {', '.join(map(repr, unknown)) or 'given'} in spec "
             f"{sweep.name!r} (its experiments: {', '.join(names)})"
         )
-    return {names[name] for name in only}
+    points: dict[int, tuple[dict[str, frozenset[int]], ...]] = {}
+    for item in only:
+        name, *terms = (part.strip() for part in item.split(":"))
+        experiment = names[name]
+        axes = {"n": experiment.n, **dict(experiment.hyper_axes)}
+        kept: dict[str, frozenset[int]] = {}
+        for term in terms:
+            key, equals, text = (part.strip() for part in term.partition("="))
+            if not equals or key not in axes:
+                raise SpecError(
+                    f"--only {item!r}: {term!r} is not KEY=VALUE with KEY one of "
+                    f"{', '.join(axes)} (the sizes and swept hyperparameters of {name!r})"
+                )
+            positions = _axis_positions(axes[key], text)
+            if not positions:
+                raise SpecError(
+                    f"--only {item!r}: {key} = {text} is not swept by {name!r} "
+                    f"(its values: {', '.join(map(str, axes[key]))})"
+                )
+            kept[key] = kept.get(key, frozenset()) | positions
+        points[experiment.index] = (*points.get(experiment.index, ()), kept)
+    return Selection(points, ",".join(only))
 
 
 @dataclass
@@ -88,15 +167,15 @@ class Pending:
     """Keys of tasks flagged done whose chunks are damaged: cleared, to be recomputed."""
 
 
-def pending_tasks(path: Path, sweep: Sweep, selected: set[int]) -> Pending:
+def pending_tasks(path: Path, sweep: Sweep, selected: Selection) -> Pending:
     """Tasks still to run, with the counts of done tasks skipped and damaged ones redone.
 
-    Only the experiments whose indices are in ``selected`` are considered
-    (:func:`select_experiments`). The ``done`` flags come from the chunk files
-    (:func:`pipeline.store.read_done`); a task flagged done whose chunks no longer match
-    their checksums (changed, truncated or deleted on disk) has its flag cleared here and
-    is among the tasks to run. Memory grows with the number of tasks only by the flags
-    (one byte each), never by a list of tasks.
+    Only the tasks in ``selected`` are considered (:func:`select_experiments`). The
+    ``done`` flags come from the chunk files (:func:`pipeline.store.read_done`); a task
+    flagged done whose chunks no longer match their checksums (changed, truncated or
+    deleted on disk) has its flag cleared here (in every task of a selected experiment)
+    and is among the tasks to run if selected. Memory grows with the number of tasks
+    only by the flags (one byte each), never by a list of tasks.
     """
     done: dict[int, np.ndarray] = {}
     repaired: list[str] = []
@@ -115,13 +194,17 @@ def pending_tasks(path: Path, sweep: Sweep, selected: set[int]) -> Pending:
             store.reset_task(path, experiment, task)
             flags[index] = False
         done[experiment.index] = flags
-    remaining = sum(int(flags.size - flags.sum()) for flags in done.values())
-    total = sum(sweep.experiments[i].n_tasks for i in done)
+
+    def undone(task: Task) -> bool:
+        return not done[task.experiment][(*store.task_index(task), task.block)]
+
+    total = remaining = 0
+    for task in selected.tasks(sweep):
+        total += 1
+        remaining += undone(task)
 
     def todo() -> Iterator[Task]:
-        for task in iter_tasks(sweep, selected):
-            if not done[task.experiment][(*store.task_index(task), task.block)]:
-                yield task
+        return (task for task in selected.tasks(sweep) if undone(task))
 
     return Pending(todo(), remaining, total - remaining, repaired)
 
@@ -191,7 +274,8 @@ def run_sweep(
     stop_after : int, optional
         Stop submitting once this many tasks have finished (a partial run, resumable).
     only : sequence of str, optional
-        Names of the experiments to run; default all.
+        The experiments to run, each optionally restricted to some sizes or grid points
+        (``"mlp:n=32"``, ``"tanhnet:hidden=1"``; :func:`select_experiments`); default all.
     connect_timeout : float, default ``CONNECT_TIMEOUT`` (30 s)
         Seconds to wait for a running scheduler.
     show_progress : bool, default True
@@ -271,14 +355,13 @@ def run_sweep(
         mode = store.check_compatible(path, sweep)  # again, now that the store is ours
         echo(f"plan: {sweep.n_tasks} tasks, largest about {format_bytes(peak)} per task")
         if only is not None:
-            names = ", ".join(e.name for e in sweep.experiments if e.index in selected)
-            echo(f"only: {names}")
+            echo(f"only: {selected.label}")
         platforms = _worker_platforms(client)
         if mode == "create":
             store.create(path, sweep, platforms)
             echo(f"store: created {path}")
-            todo: Iterator[Task] = iter_tasks(sweep, selected)
-            count = report.total = sum(sweep.experiments[i].n_tasks for i in selected)
+            todo: Iterator[Task] = selected.tasks(sweep)
+            count = report.total = sum(1 for _ in selected.tasks(sweep))
         else:
             for key in store.add_worker_platforms(path, platforms):
                 log.warning(

@@ -141,6 +141,20 @@ def test_unknown_only_experiment_is_refused(good, existing_store, capsys):
     assert file_digests(existing_store) == before
 
 
+def test_bad_only_term_is_refused(good, existing_store, capsys):
+    before = file_digests(existing_store)
+    capsys.readouterr()
+    for only, says in (
+        ("sn:activation=tanh", "KEY one of n"),
+        ("sn:n", "is not KEY=VALUE"),
+        ("sn:n=7", "n = 7 is not swept by 'sn' (its values: 6, 8)"),
+    ):
+        code = main(["run", str(good), "--store", str(existing_store), "--only", only])
+        assert code == 2
+        assert says in one_line_error(capsys)
+    assert file_digests(existing_store) == before
+
+
 def test_foreign_directory_is_refused(good, tmp_path, capsys):
     foreign = tmp_path / "foreign"
     foreign.mkdir()

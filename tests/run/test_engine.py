@@ -121,6 +121,24 @@ def test_only_runs_the_named_experiment_and_a_full_run_the_rest(
     assert_same_results(reference, store)
 
 
+def test_only_sizes_and_grid_points(tmp_path, reference, cluster, capsys):
+    spec, store = engine_spec(tmp_path), tmp_path / "points.zarr"
+    args = run_args(spec, store, cluster=cluster)
+    assert main([*args, "--only", "sn:n=10:activation=sin,mlp:width=3"]) == 0
+    err = capsys.readouterr().err
+    assert "only: sn:n=10:activation=sin,mlp:width=3" in err
+    assert "run: 6 computed, 0 skipped" in err
+    tree = load(store)
+    sn, mlp = tree["sn"].ds.done, tree["mlp"].ds.done
+    assert int(sn.sum()) == int(sn.sel(n=10, activation="sin").sum()) == 3
+    assert int(mlp.sum()) == int(mlp.sel(width=3).sum()) == 3
+    assert main([*args, "--only", "sn:activation=sin:activation=tanh:n=10"]) == 0
+    assert "3 of 6 tasks already done and skipped, 3 to run" in capsys.readouterr().err
+    assert main(args) == 0
+    assert "9 of 18 tasks already done and skipped, 9 to run" in capsys.readouterr().err
+    assert_same_results(reference, store)
+
+
 def test_truncated_chunk_is_recomputed(tmp_path, reference, cluster, capsys):
     spec, store = engine_spec(tmp_path), tmp_path / "damaged.zarr"
     args = run_args(spec, store, cluster=cluster)
