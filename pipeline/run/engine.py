@@ -470,7 +470,7 @@ def _execute(
         with bar:
             try:
                 report.interrupted = submit_bounded(
-                    todo, make_future, in_flight, on_result, flag, stop_after, withdraw
+                    todo, make_future, in_flight, on_result, flag, stop_after, withdraw, bar.refresh
                 )
             except Abandon:
                 report.interrupted = True

@@ -2,17 +2,23 @@
 
 When stderr is not a terminal (a SLURM log, ``2> file``), carriage-return updates would
 pile up on one line; :class:`LineProgress` prints one complete line at a steady interval
-instead, with the counts, the rate and the time left:
+instead, with the counts, the rate and the time left. While no task finishes (a single
+n = 32 streaming task runs for many minutes), :meth:`LineProgress.refresh` still prints a
+line every ``IDLE_INTERVALS`` intervals, so a log shows the run is alive:
 
 >>> lines = []
->>> clock = iter([0.0, 10.0, 20.0, 30.0]).__next__
+>>> clock = iter([0.0, 10.0, 20.0, 70.0, 100.0, 140.0, 150.0]).__next__
 >>> with LineProgress(4, lines.append, interval=15.0, clock=clock) as progress:
 ...     progress.update(1)  # at 10 s: not yet a line
 ...     progress.update(1)  # at 20 s
->>> for line in lines:  # the second: when it closed, at 30 s
+...     progress.refresh()  # at 70 s: nothing finished for 50 s, not yet a line
+...     progress.refresh()  # at 100 s: 80 s
+...     progress.refresh()  # at 140 s: 40 s since the last line
+>>> for line in lines:  # the last: when it closed, at 150 s
 ...     print(line)
 tasks: 2/4 (50%) after 20 s, 6.0 per min, about 20 s left
-tasks: 2/4 (50%) after 30 s, 4.0 per min, about 30 s left
+tasks: 2/4 (50%) after 100 s, 1.2 per min, about 100 s left
+tasks: 2/4 (50%) after 2.5 min, 0.8 per min, about 2.5 min left
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Any
 
 LOG_INTERVAL = 30.0
 """Seconds between progress lines in a log."""
+IDLE_INTERVALS = 4
+"""While no task finishes, a line every this many ``LOG_INTERVAL`` (2 minutes)."""
 
 
 def _duration(seconds: float) -> str:
@@ -37,7 +45,8 @@ def _duration(seconds: float) -> str:
 
 class LineProgress:
     """Counts done out of ``total``, printed through ``echo`` as whole lines: at most one
-    every ``interval`` seconds while tasks finish, and one when closed."""
+    every ``interval`` seconds while tasks finish, one every ``IDLE_INTERVALS * interval``
+    seconds while none does (:meth:`refresh`), and one when closed."""
 
     def __init__(
         self,
@@ -69,12 +78,19 @@ class LineProgress:
             text += f", {60 * rate:.1f} per min, about {_duration(left)} left"
         return text
 
-    def update(self, count: int = 1) -> None:
-        self.done += count
+    def _print_after(self, seconds: float) -> None:
         now = self.clock()
-        if now - self.printed >= self.interval:
+        if now - self.printed >= seconds:
             self.printed = now
             self.echo(self.line(now))
+
+    def update(self, count: int = 1) -> None:
+        self.done += count
+        self._print_after(self.interval)
+
+    def refresh(self) -> None:
+        """A heartbeat while waiting: a line if none for ``IDLE_INTERVALS`` intervals."""
+        self._print_after(IDLE_INTERVALS * self.interval)
 
     def close(self) -> None:
         self.echo(self.line(self.clock()))
@@ -92,6 +108,9 @@ class _Silent:
     def update(self, count: int = 1) -> None:
         pass
 
+    def refresh(self) -> None:
+        pass
+
     def __enter__(self) -> _Silent:
         return self
 
@@ -100,7 +119,8 @@ class _Silent:
 
 
 def progress(total: int, echo: Callable[[str], Any], show: bool = True) -> Any:
-    """A context manager with ``update(count)``: a ``tqdm`` bar when stderr is a terminal,
+    """A context manager with ``update(count)`` and ``refresh()`` (called while waiting,
+    so that elapsed time and heartbeats advance): a ``tqdm`` bar when stderr is a terminal,
     :class:`LineProgress` lines through ``echo`` otherwise, nothing when not ``show``."""
     if not show:
         return _Silent()

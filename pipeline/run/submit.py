@@ -72,12 +72,14 @@ def submit_bounded(
     flag: _StopFlag,
     stop_after: int | None = None,
     withdraw: Callable[[list[Any]], None] | None = None,
+    waiting: Callable[[], None] | None = None,
 ) -> bool:
     """Keep at most ``max_in_flight`` tasks on the cluster until all are done, or until
     ``flag.stop`` is set. Then ``withdraw(futures)`` is called once, within
     ``POLL_SECONDS``, to cancel the submitted tasks that have not started; the running ones
-    are awaited. Cancelled futures are dropped silently. Returns whether it stopped
-    early."""
+    are awaited. Cancelled futures are dropped silently. ``waiting()`` is called every
+    ``POLL_SECONDS`` that passes with no task finished (a progress heartbeat). Returns
+    whether it stopped early."""
     from distributed import wait
     from distributed.client import FuturesCancelledError
 
@@ -102,6 +104,8 @@ def submit_bounded(
         try:
             done = wait(list(futures), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED").done
         except TimeoutError:
+            if waiting is not None:
+                waiting()
             continue
         except FuturesCancelledError:
             done = {future for future in futures if future.done()}

@@ -50,3 +50,19 @@ def test_a_run_into_a_pipe_logs_whole_lines(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "\r" not in result.stderr
     assert re.search(r"^tasks: 2/2 \(100%\) after \d+ s$", result.stderr, re.M), result.stderr
+
+
+def test_line_progress_heartbeat_while_nothing_finishes():
+    lines = []
+    times = iter([0.0, 30.0, 100.0, 150.0, 400.0, 401.0])
+    with LineProgress(2, lines.append, interval=30.0, clock=times.__next__) as bar:
+        bar.update()  # at 30 s: a line
+        bar.refresh()  # at 100 s: 70 s idle, under 4 intervals, no line
+        bar.refresh()  # at 150 s: 120 s, a heartbeat
+        bar.refresh()  # at 400 s: another
+    assert [line.split(",")[0] for line in lines] == [
+        "tasks: 1/2 (50%) after 30 s",
+        "tasks: 1/2 (50%) after 2.5 min",
+        "tasks: 1/2 (50%) after 6.7 min",
+        "tasks: 1/2 (50%) after 6.7 min",
+    ]

@@ -27,3 +27,19 @@ def test_submission_is_bounded(cluster):
         )
     assert not stopped and sorted(seen) == tasks
     assert peak[0] <= 3
+
+
+def test_waiting_is_called_while_no_task_finishes(cluster):
+    """The progress heartbeat: ``waiting()`` runs every poll while a long task runs."""
+    with Client(cluster.scheduler_address) as client:
+        calls, seen = [], []
+        stopped = submit_bounded(
+            [0],
+            lambda task: client.submit(time.sleep, 2.0, pure=False),
+            1,
+            lambda task, result, error: seen.append((task, error)),
+            _StopFlag(),
+            waiting=lambda: calls.append(time.monotonic()),
+        )
+    assert not stopped and seen == [(0, None)]
+    assert len(calls) >= 2  # POLL_SECONDS = 0.5 in a 2 s task
