@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import store
-from pipeline.run.engine import pending_tasks
+from pipeline.run.engine import pending_tasks, select_experiments
 from pipeline.sweep.plan import iter_tasks
 from pipeline.sweep.sample import compute_task
 from pipeline.sweep.validate import parse_spec
@@ -106,7 +106,7 @@ def find_remaining(path: Path, sweep, damaged_block: int) -> float:
     content[-1] ^= 1  # one bit, same size
     target.write_bytes(bytes(content))
     started = time.perf_counter()
-    pending = pending_tasks(path, sweep, {0})
+    pending = pending_tasks(path, sweep, select_experiments(sweep, None))
     found = [task.block for task in pending.tasks]
     seconds = time.perf_counter() - started
     if found != [damaged_block] or pending.skipped != experiment.n_tasks - 1:

@@ -77,8 +77,14 @@ class Selection:
     def __contains__(self, index: object) -> bool:
         return index in self.points
 
+    def whole(self, index: int) -> bool:
+        """Whether every task of experiment ``index`` is selected."""
+        return any(not alternative for alternative in self.points.get(index, ()))
+
     def wants(self, sweep: Sweep, task: Task) -> bool:
         """Whether ``task`` is in the selection."""
+        if self.whole(task.experiment):
+            return True
         experiment = sweep.experiments[task.experiment]
         positions = {"n": task.n_index}
         positions.update(
@@ -92,6 +98,16 @@ class Selection:
     def tasks(self, sweep: Sweep) -> Iterator[Task]:
         """The selected tasks in the sweep's order (lazily)."""
         return (task for task in iter_tasks(sweep, self) if self.wants(sweep, task))
+
+    def partial(self) -> Selection:
+        """The experiments of which only some tasks are selected."""
+        return Selection({i: p for i, p in self.points.items() if not self.whole(i)})
+
+    def count(self, sweep: Sweep) -> int:
+        """How many tasks are selected (only partly selected experiments are counted task
+        by task)."""
+        whole = sum(sweep.experiments[i].n_tasks for i in self.points if self.whole(i))
+        return whole + sum(1 for _ in self.partial().tasks(sweep))
 
 
 def _axis_positions(values: Sequence[Any], text: str) -> frozenset[int]:
@@ -119,9 +135,8 @@ def select_experiments(sweep: Sweep, only: Sequence[str] | None) -> Selection:
     ``mlp`` experiment at ``n = 32`` only; ``tanhnet:hidden=1,mlp`` runs the ``hidden = 1``
     grid points of ``tanhnet`` and every task of ``mlp``.
     """
-    everything = {e.index: ({},) for e in sweep.experiments}
     if only is None:
-        return Selection(everything)
+        return Selection({e.index: ({},) for e in sweep.experiments})
     names = {e.name: e for e in sweep.experiments}
     unknown = [item.split(":")[0] for item in only if item.split(":")[0] not in names]
     if unknown or not only:
@@ -199,7 +214,11 @@ def pending_tasks(path: Path, sweep: Sweep, selected: Selection) -> Pending:
         return not done[task.experiment][(*store.task_index(task), task.block)]
 
     total = remaining = 0
-    for task in selected.tasks(sweep):
+    for index, flags in done.items():
+        if selected.whole(index):
+            total += flags.size
+            remaining += int(flags.size - flags.sum())
+    for task in selected.partial().tasks(sweep):
         total += 1
         remaining += undone(task)
 
@@ -361,7 +380,7 @@ def run_sweep(
             store.create(path, sweep, platforms)
             echo(f"store: created {path}")
             todo: Iterator[Task] = selected.tasks(sweep)
-            count = report.total = sum(1 for _ in selected.tasks(sweep))
+            count = report.total = selected.count(sweep)
         else:
             for key in store.add_worker_platforms(path, platforms):
                 log.warning(
