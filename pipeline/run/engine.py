@@ -138,15 +138,15 @@ def select_experiments(sweep: Sweep, only: Sequence[str] | None) -> Selection:
     if only is None:
         return Selection({e.index: ({},) for e in sweep.experiments})
     names = {e.name: e for e in sweep.experiments}
-    unknown = [item.split(":")[0] for item in only if item.split(":")[0] not in names]
+    parsed = [[part.strip() for part in item.split(":")] for item in only]
+    unknown = [name for name, *_ in parsed if name not in names]
     if unknown or not only:
         raise SpecError(
             f"--only: no experiment {', '.join(map(repr, unknown)) or 'given'} in spec "
             f"{sweep.name!r} (its experiments: {', '.join(names)})"
         )
     points: dict[int, tuple[dict[str, frozenset[int]], ...]] = {}
-    for item in only:
-        name, *terms = (part.strip() for part in item.split(":"))
+    for item, (name, *terms) in zip(only, parsed, strict=True):
         experiment = names[name]
         axes = {"n": experiment.n, **dict(experiment.hyper_axes)}
         kept: dict[str, frozenset[int]] = {}
